@@ -1,0 +1,146 @@
+"""Run configuration: one YAML file, validated by pydantic. Every field documents itself.
+
+Unknown keys and ill-typed values are one-line errors naming the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reflectrl.errors import ReflectrlError
+from reflectrl.rollout.engine import Sampling
+from reflectrl.rollout.episode import REFLECTION_PROMPT, RETRY_PROMPT, EpisodePrompts
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    name: str = Field(
+        "default", description="'default' (embedded SmolLM2-135M-Instruct), a model folder or a hub id."
+    )
+    dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="Weights dtype. 'auto': bf16 on GPUs and on CPUs with AMX/AVX512-BF16, else fp32."
+    )
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: all cores.")
+
+
+class TaskConfig(Section):
+    name: str = Field("countdown", description="A registered task name, or 'file.py:name' for a user task.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Task options, e.g. {numbers: 3, seed: 0}."
+    )
+
+
+class EpisodeConfig(Section):
+    reflection_prompt: str = Field(
+        REFLECTION_PROMPT, description="User turn asking for a reflection (the paper's)."
+    )
+    retry_prompt: str = Field(
+        RETRY_PROMPT, description="User turn asking to retry; {question} is the question."
+    )
+    temperature: float = Field(0.9, ge=0, description="Sampling temperature of every turn (0 = greedy).")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")
+    max_attempt_tokens: int = Field(128, ge=1, description="New tokens for an attempt (first try).")
+    max_reflection_tokens: int = Field(128, ge=1, description="New tokens for a reflection.")
+    max_retry_tokens: int = Field(128, ge=1, description="New tokens for the retry (second try).")
+
+    def prompts(self) -> EpisodePrompts:
+        return EpisodePrompts(reflection=self.reflection_prompt, retry=self.retry_prompt)
+
+    def sampling(self, turn: Literal["attempt", "reflection", "retry"]) -> Sampling:
+        max_new = {"attempt": self.max_attempt_tokens, "reflection": self.max_reflection_tokens}.get(
+            turn, self.max_retry_tokens
+        )
+        return Sampling(max_new_tokens=max_new, temperature=self.temperature, top_p=self.top_p)
+
+
+class EvalConfig(Section):
+    split: Literal["train", "test"] = Field("test", description="Split to evaluate on (never tune on test).")
+    limit: int | None = Field(
+        500, ge=1, description="Evaluate the first N problems of the split (None: all)."
+    )
+    resample: bool = Field(
+        True, description="Also draw an independent second first try: the 'just resample' baseline."
+    )
+    chunk_size: int = Field(64, ge=1, description="Problems per resumable chunk written to samples.jsonl.")
+    batch_size: int = Field(32, ge=1, description="Sequences per generate() call.")
+    seed: int = Field(0, description="Sampling seed.")
+
+
+class RunConfig(Section):
+    out_dir: str = Field(
+        "runs/countdown-default", description="Run directory: everything the run writes goes here."
+    )
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+
+def _error_line(source: str, e: ValidationError) -> str:
+    err = e.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    got = f" (got {err['input']!r})" if err["type"] not in ("extra_forbidden", "missing") else ""
+    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+    more = f"; and {len(e.errors()) - 1} more problem(s)" if len(e.errors()) > 1 else ""
+    return f"{source}: {key}: {msg}{got}{more}"
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: YAML scalars/lists (``3``, ``true``, ``[1, 2]``), else the plain string."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_override(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ReflectrlError(f"override {dotted}: {p} is not a section")
+    node[leaf] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Read a YAML run config (or the defaults) and apply ``key.sub=value`` overrides."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise ReflectrlError(f"config file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark else ""
+            raise ReflectrlError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from e
+        except (OSError, UnicodeDecodeError) as e:
+            raise ReflectrlError(f"{path}: cannot read ({e})") from e
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ReflectrlError(f"{path}: expected a mapping of sections at the top level")
+        data = loaded or {}
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ReflectrlError(f"override {item!r}: expected key=value, e.g. train.steps=20")
+        apply_override(data, key.strip(), parse_value(value))
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ReflectrlError(_error_line(source, e)) from e
+
+
+def dump_config(config: RunConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,145 @@
+"""Two-attempt evaluation: first try, second try after reflection, and the "just resample" baseline.
+
+Writes ``samples.jsonl`` (one line per problem, appended chunk by chunk, so a killed evaluation
+resumes where it stopped) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from reflectrl.config import EpisodeConfig, EvalConfig
+from reflectrl.console import info, progress
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
+from reflectrl.rollout.engine import Engine
+from reflectrl.rollout.episode import run_episodes
+from reflectrl.stats import rate
+from reflectrl.tasks import Task
+from reflectrl.tasks.base import stable_hash
+
+
+def evaluate(
+    engine: Engine,
+    task: Task,
+    eval_cfg: EvalConfig,
+    episode: EpisodeConfig,
+    out_dir: str | Path,
+    identity: dict[str, Any],
+) -> dict[str, Any]:
+    """Evaluate (or finish evaluating) into ``out_dir``; return the summary.
+
+    ``identity`` names what is evaluated (model, task, settings); resuming into a folder that holds
+    another identity is an error rather than a silent mix of two evaluations."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_identity(out / "eval_identity.json", identity)
+
+    examples = task.load(eval_cfg.split)
+    if eval_cfg.limit is not None:
+        examples = examples[: eval_cfg.limit]
+    if not examples:
+        raise ReflectrlError(f"task {task.name!r} has no examples in split {eval_cfg.split!r}")
+    samples_path = out / "samples.jsonl"
+    done = {r["id"] for r in read_jsonl(samples_path, repair=True)}
+    todo = [ex for ex in examples if ex["id"] not in done]
+    if done:
+        info(f"resuming {samples_path}: {len(examples) - len(todo)}/{len(examples)} problems already done")
+
+    tokens = 0
+    started = time.time()
+    with JsonlWriter(samples_path) as writer, progress() as bar:
+        job = bar.add_task("eval", total=len(examples), completed=len(examples) - len(todo), rate="")
+
+        def on_batch(seqs: int, new_tokens: int) -> None:
+            nonlocal tokens
+            tokens += new_tokens
+            bar.update(job, rate=f"{tokens / max(time.time() - started, 1e-9):.0f} tok/s")
+
+        for start in range(0, len(todo), eval_cfg.chunk_size):
+            chunk = todo[start : start + eval_cfg.chunk_size]
+            records = run_episodes(
+                engine,
+                task,
+                chunk,
+                episode.prompts(),
+                episode.sampling("attempt"),
+                episode.sampling("reflection"),
+                episode.sampling("retry"),
+                seed=stable_hash(eval_cfg.seed, chunk[0]["id"]) % 2**31,
+                resample=eval_cfg.resample,
+                on_progress=on_batch,
+            )
+            writer.write_many(records)
+            bar.advance(job, len(chunk))
+
+    wanted = {ex["id"] for ex in examples}
+    records = [r for r in read_jsonl(samples_path) if r["id"] in wanted]
+    summary = summarize(records)
+    summary.update(identity=identity, split=eval_cfg.split, generated_tokens_this_session=tokens)
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def _check_identity(path: Path, identity: dict[str, Any]) -> None:
+    import json
+
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != json.loads(json.dumps(identity)):
+            raise ReflectrlError(
+                f"{path.parent} already holds an evaluation with other settings ({path}); "
+                "use another --out folder or delete it"
+            )
+    else:
+        atomic_write_json(path, identity)
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracies with 95% Wilson intervals, overall and per category."""
+    summary: dict[str, Any] = {"n": len(records), **_metrics(records)}
+    categories = sorted({r["category"] for r in records if r.get("category")})
+    if categories:
+        summary["by_category"] = {
+            c: _metrics([r for r in records if r.get("category") == c]) for c in categories
+        }
+    summary["attempt_reasons"] = dict(Counter(r["attempt_reason"] for r in records).most_common())
+    return summary
+
+
+def _metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
+    failed = [r for r in records if not r["attempt_success"]]
+    m: dict[str, Any] = {
+        "first_try": rate([r["first_try"] for r in records]).as_dict(),
+        "second_try": rate([r["second_try"] for r in records]).as_dict(),
+        # Among first-try failures: does reflect + retry beat simply drawing another sample?
+        "retry_after_failure": rate([bool(r.get("retry_success")) for r in failed]).as_dict(),
+    }
+    if records and "resample_success" in records[0]:
+        m["resample_pass2"] = rate([r["resample_second_try"] for r in records]).as_dict()
+        m["resample_after_failure"] = rate([r["resample_success"] for r in failed]).as_dict()
+    lengths = [r["reflection_tokens"] for r in failed if "reflection_tokens" in r]
+    m["mean_reflection_tokens"] = sum(lengths) / len(lengths) if lengths else None
+    return m
+
+
+def format_summary(summary: dict[str, Any], title: str = "") -> str:
+    from reflectrl.stats import Rate
+
+    def show(d: dict[str, Any]) -> str:
+        return str(Rate(d["k"], d["n"], d["ci_low"], d["ci_high"]))
+
+    lines = [title] if title else []
+    lines.append(f"  first try                      {show(summary['first_try'])}")
+    lines.append(f"  second try (reflect + retry)   {show(summary['second_try'])}")
+    if "resample_pass2" in summary:
+        lines.append(f"  resample baseline (pass@2)     {show(summary['resample_pass2'])}")
+    lines.append(f"  retry success after a failure  {show(summary['retry_after_failure'])}")
+    if "resample_after_failure" in summary:
+        lines.append(f"  resample success after failure {show(summary['resample_after_failure'])}")
+    for cat, m in summary.get("by_category", {}).items():
+        lines.append(f"  [{cat}] first {show(m['first_try'])}  second {show(m['second_try'])}")
+    return "\n".join(lines)

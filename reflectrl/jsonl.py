@@ -1,0 +1,91 @@
+"""Crash-safe files: append-only JSONL that resumes after a kill, and atomic whole-file writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from reflectrl.errors import ReflectrlError
+
+
+def read_jsonl(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """Read every complete record. A torn last line (the process was killed mid-write) is dropped,
+    and with ``repair=True`` also cut from the file so that appends continue cleanly."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records: list[dict[str, Any]] = []
+    good_bytes = 0
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.endswith(b"\n"):
+                break  # torn tail: written without its newline, so never acknowledged
+            try:
+                records.append(json.loads(raw))
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise ReflectrlError(
+                    f"{path}:{lineno}: corrupt JSONL record ({e.__class__.__name__}: {e})"
+                ) from e
+            good_bytes += len(raw)
+    if repair and good_bytes != path.stat().st_size:
+        with path.open("r+b") as f:
+            f.truncate(good_bytes)
+    return records
+
+
+def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    yield from read_jsonl(path)
+
+
+class JsonlWriter:
+    """Append records, one flushed and fsynced line at a time, so a kill loses at most the line in flight."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        read_jsonl(self.path, repair=True)
+        self._f = self.path.open("a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.write_many([record])
+
+    def write_many(self, records: Iterable[dict[str, Any]]) -> None:
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if not lines:
+            return
+        self._f.write(lines)
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a whole file so that readers see either the old or the new content, never half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")

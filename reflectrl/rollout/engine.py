@@ -1,0 +1,48 @@
+"""The generation engine interface: token-id prompts in, n sampled continuations per prompt out.
+
+Engines work on token ids, not text, so a multi-turn episode continues from exactly the tokens the
+model sampled (re-tokenizing text can drift) and training sees the same ids the engine produced.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_new_tokens: int = 128
+    temperature: float = 0.9  # 0 means greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 means off
+
+
+@dataclass
+class Sample:
+    text: str  # decoded without special tokens
+    token_ids: list[int]  # generated ids, ending with the end-of-turn token when ``finished``
+    finished: bool  # False when cut off by max_new_tokens
+
+
+# Called after each batch with (sequences done in this batch, new tokens generated in this batch).
+ProgressFn = Callable[[int, int], None]
+
+
+class Engine(ABC):
+    tokenizer: object
+
+    @abstractmethod
+    def generate(
+        self,
+        prompts: list[list[int]],
+        n: int,
+        sampling: Sampling,
+        seed: int = 0,
+        on_progress: ProgressFn | None = None,
+    ) -> list[list[Sample]]:
+        """``n`` samples for each prompt, in prompt order. Deterministic for a seed and batch layout."""
+
+    def sync_weights(self, model: object) -> None:  # noqa: B027 - optional for engines that own a copy
+        """Load the training policy's current weights (engines that share the model need nothing)."""

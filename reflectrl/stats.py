@@ -1,0 +1,60 @@
+"""Confidence intervals for accuracies and for differences between paired accuracies."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Rate:
+    k: int
+    n: int
+    low: float
+    high: float
+
+    @property
+    def value(self) -> float:
+        return self.k / self.n if self.n else float("nan")
+
+    def __str__(self) -> str:
+        if not self.n:
+            return "n/a"
+        return f"{100 * self.value:.1f}% [{100 * self.low:.1f}, {100 * self.high:.1f}] ({self.k}/{self.n})"
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"k": self.k, "n": self.n, "rate": self.value, "ci_low": self.low, "ci_high": self.high}
+
+
+def wilson(k: int, n: int, z: float = Z95) -> Rate:
+    """Wilson score interval: well behaved near 0% and 100%, unlike the normal approximation."""
+    if n == 0:
+        return Rate(0, 0, float("nan"), float("nan"))
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return Rate(k, n, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def rate(flags: Sequence[bool]) -> Rate:
+    return wilson(sum(bool(f) for f in flags), len(flags))
+
+
+def paired_diff_ci(
+    a: Sequence[bool], b: Sequence[bool], resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of b - a over paired items (same problems) with a 95% bootstrap interval."""
+    if len(a) != len(b):
+        raise ValueError("paired samples must have the same length")
+    n = len(a)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    d = [int(bool(y)) - int(bool(x)) for x, y in zip(a, b, strict=True)]
+    rng = random.Random(seed)
+    means = sorted(sum(d[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    return sum(d) / n, means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]

@@ -1,0 +1,96 @@
+"""What a task is: examples with train/test splits, a chat prompt, and a binary verifier with reason codes.
+
+A task knows nothing about training. Everything the rollout, mining and training code needs from it
+is on this class, so adding a task means writing one subclass in one file (see tasks/__init__.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Example = dict[str, Any]  # JSON-serialisable, always with a unique string "id"
+Messages = list[dict[str, str]]
+Split = Literal["train", "test"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verifier's answer: success, and a short machine-readable reason (``"ok"`` on success)."""
+
+    success: bool
+    reason: str
+
+    @classmethod
+    def ok(cls) -> Verdict:
+        return cls(True, "ok")
+
+    @classmethod
+    def fail(cls, reason: str) -> Verdict:
+        return cls(False, reason)
+
+
+class TaskOptions(BaseModel):
+    """Base for a task's options. Unknown keys are errors, so a typo never silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = Field(0, description="Seed for generated problems and for the train/test split.")
+
+
+class Task(ABC):
+    """Subclass this, set ``name`` and ``Options``, and decorate with ``@register_task``."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[TaskOptions]] = TaskOptions
+
+    def __init__(self, options: TaskOptions):
+        self.options = options
+
+    @abstractmethod
+    def load(self, split: Split) -> list[Example]:
+        """Examples of a split, deterministic for the options' seed; train and test never overlap."""
+
+    @abstractmethod
+    def messages(self, example: Example) -> Messages:
+        """Chat messages of the first attempt."""
+
+    @abstractmethod
+    def verify(self, example: Example, completion: str) -> Verdict:
+        """Binary verdict on a model completion. Must never raise and never execute model text."""
+
+    def boost_examples(self, example: Example) -> list[tuple[Messages, str]]:
+        """Verified (messages, completion) pairs to warm a model up on (SFT). Empty if the task has none."""
+        return []
+
+    def answer_key(self, example: Example, completion: str) -> str | None:
+        """Canonical form of a completion's answer, for majority votes; None when there is no answer."""
+        return None
+
+    def question(self, example: Example) -> str:
+        """The question text, repeated in the retry prompt. Defaults to the last user message."""
+        return [m for m in self.messages(example) if m["role"] == "user"][-1]["content"]
+
+    def tools(self, example: Example) -> list[dict] | None:
+        """Tool schemas to pass to the chat template (function calling); None for plain chat."""
+        return None
+
+    def category(self, example: Example) -> str | None:
+        """Optional sub-category for per-category breakdowns (e.g. BFCL categories)."""
+        return None
+
+
+def stable_hash(*parts: Any) -> int:
+    """A hash that is the same in every process and Python version (unlike ``hash``)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
+
+
+def in_test_split(key: Any, seed: int, test_fraction: float) -> bool:
+    """Assign an example to a split by hashing its content, so a split never depends on set sizes."""
+    return stable_hash("split", seed, key) % 1_000_000 < test_fraction * 1_000_000

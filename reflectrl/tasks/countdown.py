@@ -1,0 +1,400 @@
+"""Countdown: combine the given numbers with + - * / into an equation that equals the target.
+
+Rules follow TinyZero's ``compute_score``: the answer is the last ``<answer>...</answer>``; every given
+number is used exactly once and no other number appears; only ``+ - * / ( )``; division is real
+division. Unlike TinyZero we never ``eval`` model text: the answer is parsed with ``ast`` and only
+whitelisted nodes are evaluated, with exact fractions and bounded sizes.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import random
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from reflectrl.errors import ReflectrlError
+from reflectrl.tasks import register_task
+from reflectrl.tasks.base import (
+    Example,
+    Messages,
+    Split,
+    Task,
+    TaskOptions,
+    Verdict,
+    in_test_split,
+    stable_hash,
+)
+
+PROMPT = (
+    "Using the numbers {nums}, create an equation that equals {target}. You can use basic arithmetic "
+    "operations (+, -, *, /) and each number must be used exactly once. Return the final answer in "
+    "<answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>."
+)
+MAX_COMPLETION_CHARS = 100_000  # longer completions are rejected before any parsing
+MAX_ANSWER_CHARS = 256  # bounds parse depth and literal sizes
+ALLOWED_CHARS = frozenset("0123456789+-*/() \t\n")
+
+# ---------------------------------------------------------------------------------------------
+# Exhaustive solver over exact fractions.
+# An expression is (value, text, precedence); precedence 3 = number, 2 = * /, 1 = + -.
+
+
+def _combine(a: tuple[Fraction, str, int], b: tuple[Fraction, str, int]):
+    (va, ta, pa), (vb, tb, pb) = a, b
+
+    def wrap(text: str, prec: int, need: int) -> str:
+        return f"({text})" if prec < need else text
+
+    yield va + vb, f"{ta} + {tb}", 1
+    yield va - vb, f"{ta} - {wrap(tb, pb, 2)}", 1
+    yield va * vb, f"{wrap(ta, pa, 2)} * {wrap(tb, pb, 2)}", 2
+    if vb != 0:
+        yield va / vb, f"{wrap(ta, pa, 2)} / {wrap(tb, pb, 3)}", 2
+
+
+def _expressions(items: tuple[tuple[Fraction, str, int], ...]):
+    if len(items) == 1:
+        yield items[0]
+        return
+    n = len(items)
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            rest = tuple(items[k] for k in range(n) if k not in (i, j))
+            for combined in _combine(items[i], items[j]):
+                yield from _expressions((combined, *rest))
+
+
+def solve_all(nums: list[int] | tuple[int, ...], target: int) -> list[str]:
+    """Every equation (as text) that uses each number once and equals target, deduplicated."""
+    return sorted(_solutions_by_value(tuple(nums)).get(Fraction(target), ()))
+
+
+def solve(nums: list[int] | tuple[int, ...], target: int) -> str | None:
+    solutions = solve_all(nums, target)
+    return min(solutions, key=len) if solutions else None
+
+
+@cache
+def _solutions_by_value(nums: tuple[int, ...]) -> dict[Fraction, tuple[str, ...]]:
+    by_value: dict[Fraction, set[str]] = {}
+    for value, text, _ in _expressions(tuple((Fraction(x), str(x), 3) for x in nums)):
+        by_value.setdefault(value, set()).add(text)
+    return {v: tuple(sorted(t)) for v, t in by_value.items()}
+
+
+@cache
+def _values(nums: tuple[int, ...]) -> frozenset[Fraction]:
+    """Every value reachable using all of ``nums`` (sorted), by dynamic programming over splits."""
+    if len(nums) == 1:
+        return frozenset({Fraction(nums[0])})
+    out: set[Fraction] = set()
+    n = len(nums)
+    for mask in range(1, 2 ** (n - 1)):  # unordered splits into two non-empty parts
+        left = tuple(nums[i] for i in range(n) if mask >> i & 1)
+        right = tuple(nums[i] for i in range(n) if not mask >> i & 1)
+        for a in _values(left):
+            for b in _values(right):
+                out.update((a + b, a - b, b - a, a * b))
+                if b:
+                    out.add(a / b)
+                if a:
+                    out.add(b / a)
+    return frozenset(out)
+
+
+def reachable_targets(nums: tuple[int, ...] | list[int], lo: int, hi: int) -> list[int]:
+    return sorted(int(v) for v in _values(tuple(sorted(nums))) if v.denominator == 1 and lo <= v <= hi)
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe evaluation of an untrusted answer.
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _literals(node: ast.AST) -> list[int]:
+    if isinstance(node, ast.Expression):
+        return _literals(node.body)
+    if isinstance(node, ast.BinOp):
+        return _literals(node.left) + _literals(node.right)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return [node.value]
+    raise _Reject("bad_syntax")
+
+
+def _evaluate(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant):
+        return Fraction(node.value)
+    assert isinstance(node, ast.BinOp)  # _literals already rejected everything else
+    left, right = _evaluate(node.left), _evaluate(node.right)
+    if isinstance(node.op, ast.Add):
+        return left + right
+    if isinstance(node.op, ast.Sub):
+        return left - right
+    if isinstance(node.op, ast.Mult):
+        return left * right
+    if isinstance(node.op, ast.Div):
+        if right == 0:
+            raise _Reject("division_by_zero")
+        return left / right
+    raise _Reject("bad_syntax")  # **, //, %, @, bit operations
+
+
+def extract_answer(completion: str) -> str | None:
+    """Text inside the last ``<answer>...</answer>``, or None."""
+    start = completion.rfind("<answer>")
+    if start < 0:
+        return None
+    end = completion.find("</answer>", start)
+    if end < 0:
+        return None
+    return completion[start + len("<answer>") : end]
+
+
+def _parse(answer: str) -> ast.Expression:
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise _Reject("too_long")
+    if not answer.strip():
+        raise _Reject("no_answer")
+    if not set(answer) <= ALLOWED_CHARS:
+        raise _Reject("bad_character")
+    try:
+        return ast.parse(answer.strip(), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        raise _Reject("bad_syntax") from None
+
+
+def parse_equation(answer: str) -> tuple[list[int], Fraction]:
+    """Numbers used and exact value of an answer. Raises _Reject with the failed rule."""
+    tree = _parse(answer)
+    return _literals(tree), _evaluate(tree)
+
+
+def check_equation(nums: list[int], target: int, answer: str) -> Verdict:
+    """TinyZero's order of rules: well-formed, then the right numbers, then the value."""
+    try:
+        tree = _parse(answer)
+        if sorted(_literals(tree)) != sorted(nums):
+            return Verdict.fail("wrong_numbers")
+        value = _evaluate(tree)
+    except _Reject as r:
+        return Verdict.fail(r.reason)
+    return Verdict.ok() if value == target else Verdict.fail("wrong_value")
+
+
+# ---------------------------------------------------------------------------------------------
+# The task.
+
+
+class CountdownOptions(TaskOptions):
+    numbers: int = Field(
+        3, ge=2, le=5, description="How many numbers per generated problem (3 or 4 in TinyZero)."
+    )
+    min_number: int = Field(1, ge=1, description="Smallest number drawn.")
+    max_number: int = Field(99, ge=1, le=10_000, description="Largest number drawn.")
+    min_target: int = Field(
+        1, description="Smallest target (targets are drawn uniformly from reachable ones)."
+    )
+    max_target: int = Field(999, description="Largest target.")
+    train_size: int = Field(5000, ge=0, description="Problems in the train split.")
+    test_size: int = Field(1000, ge=0, description="Problems in the test split.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of problems hashed into the test split.")
+    data_file: str | None = Field(
+        None,
+        description="File of TinyZero-format problems ({target, nums}): JSON, JSONL or Parquet.",
+    )
+    strict: bool = Field(
+        False, description="Reject a data file with any malformed record instead of skipping it."
+    )
+
+    @model_validator(mode="after")
+    def _ranges(self) -> CountdownOptions:
+        if self.min_number > self.max_number:
+            raise ValueError("min_number must be <= max_number")
+        if self.min_target > self.max_target:
+            raise ValueError("min_target must be <= max_target")
+        return self
+
+
+@cache
+def _generated(o: CountdownOptions) -> list[Example]:
+    """The seeded stream of distinct solvable problems, long enough to fill both splits. Four-number
+    problems take ~10 ms each to generate, so the stream is cached on disk."""
+    import json
+
+    from reflectrl.jsonl import atomic_write_text
+    from reflectrl.models import cache_dir
+
+    key = o.model_dump(include={"seed", "numbers", "min_number", "max_number", "min_target", "max_target"})
+    key.update(train_size=o.train_size, test_size=o.test_size, test_fraction=o.test_fraction, version=1)
+    path = cache_dir() / "countdown" / f"{stable_hash(key):016x}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    rng = random.Random(o.seed)
+    seen: set[str] = set()
+    out: list[Example] = []
+    counts = {True: 0, False: 0}
+    misses = 0  # stops if the ranges admit too few distinct problems
+    while (counts[True] < o.test_size or counts[False] < o.train_size) and misses < 10_000:
+        nums = [rng.randint(o.min_number, o.max_number) for _ in range(o.numbers)]
+        targets = reachable_targets(nums, o.min_target, o.max_target)
+        ex = _example(nums, rng.choice(targets)) if targets else None
+        if ex is None or ex["id"] in seen:
+            misses += 1
+            continue
+        seen.add(ex["id"])
+        out.append(ex)
+        counts[in_test_split((sorted(nums), ex["target"]), o.seed, o.test_fraction)] += 1
+    with contextlib.suppress(OSError):  # a read-only cache only costs time
+        atomic_write_text(path, json.dumps(out))
+    return out
+
+
+def _example(nums: list[int], target: int) -> Example:
+    key = (sorted(nums), target)
+    return {"id": f"cd-{stable_hash(key):016x}", "nums": list(nums), "target": target}
+
+
+@register_task
+class Countdown(Task):
+    """Reach the target with + - * / using every given number exactly once (TinyZero's rules)."""
+
+    name = "countdown"
+    Options = CountdownOptions
+    options: CountdownOptions
+
+    def load(self, split: Split) -> list[Example]:
+        if split not in ("train", "test"):
+            raise ReflectrlError(f"unknown split {split!r}; expected 'train' or 'test'")
+        size = self.options.train_size if split == "train" else self.options.test_size
+        source = self._from_file() if self.options.data_file else self._generate()
+        out: list[Example] = []
+        for ex in source:
+            if len(out) >= size:
+                break
+            is_test = in_test_split(
+                (sorted(ex["nums"]), ex["target"]), self.options.seed, self.options.test_fraction
+            )
+            if is_test == (split == "test"):
+                out.append(ex)
+        return out
+
+    def _generate(self) -> list[Example]:
+        return _generated(self.options)
+
+    def _from_file(self):
+        records = _read_records(Path(self.options.data_file))  # type: ignore[arg-type]
+        seen: set[str] = set()
+        skipped: dict[str, int] = {}
+        for where, rec in records:
+            try:
+                nums, target = _parse_record(rec)
+            except ValueError as e:
+                if self.options.strict:
+                    raise ReflectrlError(f"{where}: {e}") from e
+                skipped[str(e)] = skipped.get(str(e), 0) + 1
+                continue
+            ex = _example(nums, target)
+            if ex["id"] not in seen:
+                seen.add(ex["id"])
+                yield ex
+        if skipped:
+            from reflectrl.console import warn
+
+            warn(f"{self.options.data_file}: skipped malformed records: {skipped}")
+
+    def messages(self, example: Example) -> Messages:
+        return [{"role": "user", "content": PROMPT.format(nums=example["nums"], target=example["target"])}]
+
+    def verify(self, example: Example, completion: str) -> Verdict:
+        if not isinstance(completion, str):
+            return Verdict.fail("not_text")
+        if len(completion) > MAX_COMPLETION_CHARS:
+            return Verdict.fail("too_long")
+        answer = extract_answer(completion)
+        if answer is None:
+            return Verdict.fail("no_answer")
+        return check_equation(example["nums"], example["target"], answer)
+
+    def boost_examples(self, example: Example) -> list[tuple[Messages, str]]:
+        solutions = solve_all(example["nums"], example["target"])
+        if not solutions:
+            return []
+        pick = random.Random(stable_hash("boost", example["id"])).choice(solutions)
+        return [(self.messages(example), f"<answer> {pick} </answer>")]
+
+    def answer_key(self, example: Example, completion: str) -> str | None:
+        """Equations that use the right numbers are equivalent when their values are equal; others are
+        keyed by their whitespace-free text."""
+        answer = extract_answer(completion) if len(completion) <= MAX_COMPLETION_CHARS else None
+        if answer is None:
+            return None
+        try:
+            literals, value = parse_equation(answer)
+        except _Reject:
+            return "invalid:" + "".join(answer.split())[:MAX_ANSWER_CHARS]
+        if sorted(literals) == sorted(example["nums"]):
+            return f"value:{value}"
+        return "expr:" + "".join(answer.split())
+
+
+def _parse_record(rec: Any) -> tuple[list[int], int]:
+    if not isinstance(rec, dict):
+        raise ValueError("record is not a JSON object")
+    if "__error__" in rec:
+        raise ValueError(rec["__error__"])
+    nums, target = rec.get("nums"), rec.get("target")
+    if not (isinstance(nums, list) and nums and all(type(n) is int and n >= 0 for n in nums)):
+        raise ValueError("'nums' must be a non-empty list of non-negative integers")
+    if type(target) is not int:
+        raise ValueError("'target' must be an integer")
+    return nums, target
+
+
+def _read_records(path: Path) -> list[tuple[str, Any]]:
+    """(location, record) pairs from a JSON list, JSONL or Parquet file."""
+    if not path.is_file():
+        raise ReflectrlError(f"data file not found: {path}")
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            rows = pq.read_table(path).to_pylist()
+        except Exception as e:
+            raise ReflectrlError(f"{path}: cannot read Parquet ({e.__class__.__name__}: {e})") from e
+        return [(f"{path}:row {i}", r) for i, r in enumerate(rows)]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ReflectrlError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
+    if path.suffix == ".json" and text.lstrip().startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ReflectrlError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from e
+        return [(f"{path}:item {i}", r) for i, r in enumerate(rows)]
+    out: list[tuple[str, Any]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append((f"{path}:{lineno}", json.loads(line)))
+        except json.JSONDecodeError as e:
+            out.append((f"{path}:{lineno}", {"__error__": f"invalid JSON ({e.msg})"}))
+    return out
