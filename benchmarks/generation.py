@@ -51,7 +51,8 @@ def main() -> None:
     print(f"model: {args.model} ({next(model.parameters()).dtype}), load {load_s:.1f}s")
     print(f"problems: {len(records)}, failures reflected on: {sum(not r['first_try'] for r in records)}")
     print(f"sequences: {stats['seqs']}, new tokens: {stats['tokens']}, wall: {wall:.1f}s")
-    print(f"throughput: {stats['tokens'] / wall:.1f} tok/s, {stats['seqs'] / wall:.2f} seq/s, peak RSS {rss_gb:.2f} GB")
+    tok_s, seq_s = stats["tokens"] / wall, stats["seqs"] / wall
+    print(f"throughput: {tok_s:.1f} tok/s, {seq_s:.2f} seq/s, peak RSS {rss_gb:.2f} GB")
 
 
 if __name__ == "__main__":
