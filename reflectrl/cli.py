@@ -92,7 +92,7 @@ def eval_cmd(
     from reflectrl.console import out as stdout
     from reflectrl.evaluate import evaluate, format_summary
     from reflectrl.models import load_model
-    from reflectrl.rollout.hf import HFEngine
+    from reflectrl.rollout import make_engine
     from reflectrl.tasks import get_task
 
     cfg = _config(
@@ -106,18 +106,18 @@ def eval_cmd(
             "eval.limit": limit,
             "eval.seed": seed,
             "episode.temperature": temperature,
-            "eval.batch_size": batch_size,
+            "engine.batch_size": batch_size,
         },
     )
     out_dir = out or Path(cfg.out_dir) / "eval"
     the_task = get_task(cfg.task.name, **cfg.task.options)
     lm, tokenizer = load_model(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.threads)
-    engine = HFEngine(lm, tokenizer, batch_size=cfg.eval.batch_size)
+    engine = make_engine(cfg.engine, lm, tokenizer)
     identity = {
         "model": cfg.model.name,
         "task": cfg.task.model_dump(mode="json"),
         "episode": cfg.episode.model_dump(mode="json"),
-        "eval": cfg.eval.model_dump(mode="json", exclude={"limit", "chunk_size", "batch_size"}),
+        "eval": cfg.eval.model_dump(mode="json", exclude={"limit", "chunk_size"}),
     }
     summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, identity)
     stdout.print(

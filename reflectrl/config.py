@@ -31,6 +31,11 @@ class ModelConfig(Section):
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: all cores.")
 
 
+class EngineConfig(Section):
+    name: Literal["hf", "vllm"] = Field("hf", description="Generation engine: 'hf' (transformers) or 'vllm'.")
+    batch_size: int = Field(32, ge=1, description="Sequences per generate() call (hf engine).")
+
+
 class TaskConfig(Section):
     name: str = Field("countdown", description="A registered task name, or 'file.py:name' for a user task.")
     options: dict[str, Any] = Field(
@@ -70,7 +75,6 @@ class EvalConfig(Section):
         True, description="Also draw an independent second first try: the 'just resample' baseline."
     )
     chunk_size: int = Field(64, ge=1, description="Problems per resumable chunk written to samples.jsonl.")
-    batch_size: int = Field(32, ge=1, description="Sequences per generate() call.")
     seed: int = Field(0, description="Sampling seed.")
 
 
@@ -79,6 +83,7 @@ class RunConfig(Section):
         "runs/countdown-default", description="Run directory: everything the run writes goes here."
     )
     model: ModelConfig = Field(default_factory=ModelConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     task: TaskConfig = Field(default_factory=TaskConfig)
     episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
