@@ -81,9 +81,7 @@ def eval_cmd(
     task_opt: TaskOptsOpt = None,
     split: Annotated[str | None, typer.Option(help="train or test.")] = None,
     limit: Annotated[int | None, typer.Option(help="First N problems of the split.")] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder (default: <out_dir>/eval).")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: <out_dir>/eval).")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Sequences per generate call.")] = None,
@@ -120,9 +118,7 @@ def eval_cmd(
         "eval": cfg.eval.model_dump(mode="json", exclude={"limit", "chunk_size"}),
     }
     summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, identity)
-    stdout.print(
-        format_summary(summary, f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})")
-    )
+    stdout.print(format_summary(summary, f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})"))
     stdout.print(f"samples: {out_dir / 'samples.jsonl'}")
 
 

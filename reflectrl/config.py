@@ -21,9 +21,7 @@ class Section(BaseModel):
 
 
 class ModelConfig(Section):
-    name: str = Field(
-        "default", description="'default' (embedded SmolLM2-135M-Instruct), a model folder or a hub id."
-    )
+    name: str = Field("default", description="'default' (embedded SmolLM2-135M-Instruct), a model folder or a hub id.")
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="Weights dtype. 'auto': bf16 on GPUs and on CPUs with AMX/AVX512-BF16, else fp32."
     )
@@ -38,18 +36,12 @@ class EngineConfig(Section):
 
 class TaskConfig(Section):
     name: str = Field("countdown", description="A registered task name, or 'file.py:name' for a user task.")
-    options: dict[str, Any] = Field(
-        default_factory=dict, description="Task options, e.g. {numbers: 3, seed: 0}."
-    )
+    options: dict[str, Any] = Field(default_factory=dict, description="Task options, e.g. {numbers: 3, seed: 0}.")
 
 
 class EpisodeConfig(Section):
-    reflection_prompt: str = Field(
-        REFLECTION_PROMPT, description="User turn asking for a reflection (the paper's)."
-    )
-    retry_prompt: str = Field(
-        RETRY_PROMPT, description="User turn asking to retry; {question} is the question."
-    )
+    reflection_prompt: str = Field(REFLECTION_PROMPT, description="User turn asking for a reflection (the paper's).")
+    retry_prompt: str = Field(RETRY_PROMPT, description="User turn asking to retry; {question} is the question.")
     temperature: float = Field(0.9, ge=0, description="Sampling temperature of every turn (0 = greedy).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")
     max_attempt_tokens: int = Field(128, ge=1, description="New tokens for an attempt (first try).")
@@ -68,25 +60,76 @@ class EpisodeConfig(Section):
 
 class EvalConfig(Section):
     split: Literal["train", "test"] = Field("test", description="Split to evaluate on (never tune on test).")
-    limit: int | None = Field(
-        500, ge=1, description="Evaluate the first N problems of the split (None: all)."
-    )
-    resample: bool = Field(
-        True, description="Also draw an independent second first try: the 'just resample' baseline."
-    )
+    limit: int | None = Field(500, ge=1, description="Evaluate the first N problems of the split (None: all).")
+    resample: bool = Field(True, description="Also draw an independent second first try: the 'just resample' baseline.")
     chunk_size: int = Field(64, ge=1, description="Problems per resumable chunk written to samples.jsonl.")
     seed: int = Field(0, description="Sampling seed.")
 
 
-class RunConfig(Section):
-    out_dir: str = Field(
-        "runs/countdown-default", description="Run directory: everything the run writes goes here."
+class LoraSettings(Section):
+    enabled: bool = Field(False, description="Train LoRA adapters instead of all weights (merged when saved).")
+    r: int = Field(16, ge=1, description="LoRA rank.")
+    alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout.")
+    target_modules: list[str] | str = Field("all-linear", description="Modules to adapt (peft's target_modules).")
+
+    def peft_config(self):
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.r,
+            lora_alpha=self.alpha,
+            lora_dropout=self.dropout,
+            target_modules=self.target_modules,
+            task_type="CAUSAL_LM",
+        )
+
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISION_HELP = "Mixed precision for training. 'auto': bf16 on GPUs and on CPUs with fast bf16, else fp32."
+
+
+class BoostConfig(Section):
+    enabled: bool = Field(True, description="Run the warm-up SFT before anything else (run pipeline).")
+    examples: int = Field(1500, ge=1, description="Train problems used for the warm-up (the first N of train).")
+    reflection_fraction: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Share of problems that also get a wrong attempt -> reflection -> retry episode.",
     )
+    epochs: float = Field(1.0, gt=0, description="Passes over the warm-up data.")
+    learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate.")
+    lr_scheduler: str = Field("cosine", description="transformers scheduler name.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming the learning rate up.")
+    batch_size: int = Field(16, ge=1, description="Sequences per device per step.")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
+    max_length: int = Field(512, ge=16, description="Longest tokenized row; longer rows are truncated.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    precision: Precision = Field("auto", description=PRECISION_HELP)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    logging_steps: int = Field(5, ge=1, description="Log every N steps.")
+    save_steps: int = Field(50, ge=1, description="Checkpoint every N steps (resume point after a kill).")
+    report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none'.")
+    seed: int = Field(0, description="Data order and reflection sampling seed.")
+
+
+class MineConfig(Section):
+    queries: int = Field(300, ge=1, description="Train problems to mine (those after the boost's problems).")
+    samples: int = Field(8, ge=1, description="First attempts per query (the paper used up to 64).")
+    chunk_size: int = Field(16, ge=1, description="Queries per resumable chunk.")
+    seed: int = Field(0, description="Sampling seed.")
+
+
+class RunConfig(Section):
+    out_dir: str = Field("runs/countdown-default", description="Run directory: everything the run writes goes here.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     task: TaskConfig = Field(default_factory=TaskConfig)
     episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    boost: BoostConfig = Field(default_factory=BoostConfig)
+    mine: MineConfig = Field(default_factory=MineConfig)
 
 
 def _error_line(source: str, e: ValidationError) -> str:

@@ -103,9 +103,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {"n": len(records), **_metrics(records)}
     categories = sorted({r["category"] for r in records if r.get("category")})
     if categories:
-        summary["by_category"] = {
-            c: _metrics([r for r in records if r.get("category") == c]) for c in categories
-        }
+        summary["by_category"] = {c: _metrics([r for r in records if r.get("category") == c]) for c in categories}
     summary["attempt_reasons"] = dict(Counter(r["attempt_reason"] for r in records).most_common())
     return summary
 

@@ -27,9 +27,7 @@ def read_jsonl(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]
             try:
                 records.append(json.loads(raw))
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise ReflectrlError(
-                    f"{path}:{lineno}: corrupt JSONL record ({e.__class__.__name__}: {e})"
-                ) from e
+                raise ReflectrlError(f"{path}:{lineno}: corrupt JSONL record ({e.__class__.__name__}: {e})") from e
             good_bytes += len(raw)
     if repair and good_bytes != path.stat().st_size:
         with path.open("r+b") as f:

@@ -75,9 +75,7 @@ def resolve_model(name: str) -> str:
         if not path.is_dir():
             raise ReflectrlError(f"model path {path} is a file; expected a Hugging Face model folder")
         if not (path / "config.json").is_file():
-            raise ReflectrlError(
-                f"model folder {path} has no config.json; is it a Hugging Face model folder?"
-            )
+            raise ReflectrlError(f"model folder {path} has no config.json; is it a Hugging Face model folder?")
         return str(path)
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ReflectrlError(f"model folder not found: {path}")

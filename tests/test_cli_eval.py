@@ -80,17 +80,13 @@ def test_cli_errors_are_one_line(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert (
-        proc.returncode == 1 and proc.stderr.strip() == f"error: model folder not found: {tmp_path / 'nope'}"
-    )
+    assert proc.returncode == 1 and proc.stderr.strip() == f"error: model folder not found: {tmp_path / 'nope'}"
 
 
 def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(ReflectrlError, match=r"eval.limit: Input should be a valid integer.*'many'"):
         load_config(None, ["eval.limit=many"])
-    with pytest.raises(
-        ReflectrlError, match=r"episode.temperature: Input should be greater than or equal to 0"
-    ):
+    with pytest.raises(ReflectrlError, match=r"episode.temperature: Input should be greater than or equal to 0"):
         load_config(None, ["episode.temperature=-1"])
     f = tmp_path / "c.yaml"
     f.write_text("eval: [1, 2\n")

@@ -43,9 +43,7 @@ def test_reachable_values_match_brute_force_enumeration():
 def test_solve_known_and_impossible():
     solution = solve([1, 2, 3], 6)
     assert solution is not None
-    assert (
-        get_task("countdown").verify({"nums": [1, 2, 3], "target": 6}, f"<answer>{solution}</answer>").success
-    )
+    assert get_task("countdown").verify({"nums": [1, 2, 3], "target": 6}, f"<answer>{solution}</answer>").success
     assert solve([1, 1, 1], 100) is None
 
 
@@ -103,10 +101,7 @@ def test_verifier_rules(answer, reason):
 def test_division_is_exact_and_division_by_zero_is_named():
     task = get_task("countdown")
     assert task.verify({"nums": [1, 3, 3], "target": 1}, "<answer> 1 / 3 * 3 </answer>").success
-    assert (
-        task.verify({"nums": [2, 2, 4], "target": 4}, "<answer>4 / (2 - 2)</answer>").reason
-        == "division_by_zero"
-    )
+    assert task.verify({"nums": [2, 2, 4], "target": 4}, "<answer>4 / (2 - 2)</answer>").reason == "division_by_zero"
 
 
 @pytest.mark.parametrize(
@@ -138,9 +133,7 @@ def test_non_text_completion_is_a_verdict_not_an_exception():
 def test_answer_key_groups_equivalent_equations():
     task = get_task("countdown")
     ex = {"nums": [1, 2, 3], "target": 6}
-    assert task.answer_key(ex, "<answer>1+2+3</answer>") == task.answer_key(
-        ex, "<answer> 3 * 2 * 1 </answer>"
-    )
+    assert task.answer_key(ex, "<answer>1+2+3</answer>") == task.answer_key(ex, "<answer> 3 * 2 * 1 </answer>")
     assert task.answer_key(ex, "<answer>1+2+3</answer>") != task.answer_key(ex, "<answer>1+2*3</answer>")
     assert task.answer_key(ex, "nothing") is None
 
@@ -161,8 +154,7 @@ def test_data_file_formats_and_malformed_records(tmp_path):
     ]
     jsonl = tmp_path / "p.jsonl"
     jsonl.write_text(
-        "\n".join(json.dumps(r) for r in rows)
-        + '\n{"target": "x", "nums": [1]}\nnot json\n{"nums": [1, 2]}\n'
+        "\n".join(json.dumps(r) for r in rows) + '\n{"target": "x", "nums": [1]}\nnot json\n{"nums": [1, 2]}\n'
     )
     as_json = tmp_path / "p.json"
     as_json.write_text(json.dumps(rows))
@@ -202,8 +194,6 @@ def test_user_task_from_file(tmp_path):
     assert len(task.load("train")) == 10
     assert task.verify({"n": 2}, "yes").success
     bad = tmp_path / "bad.py"
-    bad.write_text(
-        "from reflectrl.tasks import Task, register_task\n@register_task\nclass B(Task):\n    name='b'\n"
-    )
+    bad.write_text("from reflectrl.tasks import Task, register_task\n@register_task\nclass B(Task):\n    name='b'\n")
     with pytest.raises(ReflectrlError, match="not implemented"):
         get_task(f"{bad}:b")

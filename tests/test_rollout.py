@@ -26,9 +26,7 @@ def test_turn_glue_reproduces_the_chat_template(tiny_lm):
 def test_hf_engine_n_samples_finish_flags_and_seed(tiny_lm):
     model, tok = tiny_lm
     engine = HFEngine(model, tok, batch_size=4)
-    prompts = [
-        encode_chat(tok, [{"role": "user", "content": c}]) for c in ("a", "longer prompt here 1 2 3", "b c")
-    ]
+    prompts = [encode_chat(tok, [{"role": "user", "content": c}]) for c in ("a", "longer prompt here 1 2 3", "b c")]
     out = engine.generate(prompts, 3, Sampling(max_new_tokens=8, temperature=1.0), seed=5)
     assert [len(s) for s in out] == [3, 3, 3]
     for samples in out:
@@ -90,17 +88,13 @@ def test_episode_reflects_and_retries_only_after_failure(tiny_lm):
         if str(solved["nums"]) in last_user:
             return (
                 "<answer> "
-                + __import__("reflectrl.tasks.countdown", fromlist=["solve"]).solve(
-                    solved["nums"], solved["target"]
-                )
+                + __import__("reflectrl.tasks.countdown", fromlist=["solve"]).solve(solved["nums"], solved["target"])
                 + " </answer>"
             )
         return "no idea"
 
     engine = ScriptedEngine(tok, script)
-    recs = run_episodes(
-        engine, task, [solved, unsolved], EpisodePrompts(), GREEDY, GREEDY, GREEDY, resample=True
-    )
+    recs = run_episodes(engine, task, [solved, unsolved], EpisodePrompts(), GREEDY, GREEDY, GREEDY, resample=True)
     ok, bad = recs
     assert ok["first_try"] and ok["second_try"] and "reflection" not in ok
     assert not bad["first_try"] and bad["attempt_reason"] == "no_answer"

@@ -51,9 +51,7 @@ class HFEngine(Engine):
             attention[i, width - len(p) :] = 1
         kwargs: dict = {"max_new_tokens": sampling.max_new_tokens, "pad_token_id": self.pad_id}
         if sampling.temperature > 0:
-            kwargs.update(
-                do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k
-            )
+            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         was_training = self.model.training

@@ -68,6 +68,11 @@ class Task(ABC):
         """Verified (messages, completion) pairs to warm a model up on (SFT). Empty if the task has none."""
         return []
 
+    def boost_reflections(self, example: Example, seed: int = 0) -> list[tuple[str, str]]:
+        """(failed attempt, reflection) pairs grounded in the verifier, so a warm-up keeps the model able
+        to reflect (an answer-only warm-up made every "reflection" another answer guess). Optional."""
+        return []
+
     def answer_key(self, example: Example, completion: str) -> str | None:
         """Canonical form of a completion's answer, for majority votes; None when there is no answer."""
         return None

@@ -197,18 +197,32 @@ def check_equation(nums: list[int], target: int, answer: str) -> Verdict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Warm-up reflections: what a correct self-diagnosis of a failed equation says.
+
+REFLECTIONS_WRONG_VALUE = (
+    "My equation {expr} equals {value}, not {target}. The result was {direction}, so I need to combine "
+    "the numbers {nums} in a different way.",
+    "I wrote {expr}, which gives {value} instead of {target}. That is {direction}; I should try other "
+    "operations or another order of the numbers {nums}.",
+    "The answer {expr} = {value} misses the target {target} (it is {direction}). Next time I will check the "
+    "value before answering and try a different combination of {nums}.",
+)
+REFLECTIONS_WRONG_NUMBERS = (
+    "My equation {expr} did not use the numbers {nums} exactly once each. I must use every number exactly "
+    "once and no other numbers.",
+    "I used the wrong numbers in {expr}. The equation must use each of {nums} exactly once to make {target}.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
 # The task.
 
 
 class CountdownOptions(TaskOptions):
-    numbers: int = Field(
-        3, ge=2, le=5, description="How many numbers per generated problem (3 or 4 in TinyZero)."
-    )
+    numbers: int = Field(3, ge=2, le=5, description="How many numbers per generated problem (3 or 4 in TinyZero).")
     min_number: int = Field(1, ge=1, description="Smallest number drawn.")
     max_number: int = Field(99, ge=1, le=10_000, description="Largest number drawn.")
-    min_target: int = Field(
-        1, description="Smallest target (targets are drawn uniformly from reachable ones)."
-    )
+    min_target: int = Field(1, description="Smallest target (targets are drawn uniformly from reachable ones).")
     max_target: int = Field(999, description="Largest target.")
     train_size: int = Field(5000, ge=0, description="Problems in the train split.")
     test_size: int = Field(1000, ge=0, description="Problems in the test split.")
@@ -217,9 +231,7 @@ class CountdownOptions(TaskOptions):
         None,
         description="File of TinyZero-format problems ({target, nums}): JSON, JSONL or Parquet.",
     )
-    strict: bool = Field(
-        False, description="Reject a data file with any malformed record instead of skipping it."
-    )
+    strict: bool = Field(False, description="Reject a data file with any malformed record instead of skipping it.")
 
     @model_validator(mode="after")
     def _ranges(self) -> CountdownOptions:
@@ -288,9 +300,7 @@ class Countdown(Task):
         for ex in source:
             if len(out) >= size:
                 break
-            is_test = in_test_split(
-                (sorted(ex["nums"]), ex["target"]), self.options.seed, self.options.test_fraction
-            )
+            is_test = in_test_split((sorted(ex["nums"]), ex["target"]), self.options.seed, self.options.test_fraction)
             if is_test == (split == "test"):
                 out.append(ex)
         return out
@@ -338,6 +348,35 @@ class Countdown(Task):
             return []
         pick = random.Random(stable_hash("boost", example["id"])).choice(solutions)
         return [(self.messages(example), f"<answer> {pick} </answer>")]
+
+    def boost_reflections(self, example: Example, seed: int = 0) -> list[tuple[str, str]]:
+        """A plausible wrong equation and a reflection that states, exactly, which rule it broke."""
+        nums, target = example["nums"], example["target"]
+        rng = random.Random(stable_hash("reflect", seed, example["id"]))
+        if rng.random() < 0.75:
+            # A well-formed equation over the right numbers with another whole-number value: the most
+            # common way a warmed-up model fails.
+            by_value = _solutions_by_value(tuple(nums))
+            others = sorted(v for v in by_value if v != target and v.denominator == 1 and 0 < v < 1000)
+            if not others:
+                return []
+            value = rng.choice(others)
+            expr = rng.choice(by_value[value])
+            shown = str(value)
+            direction = "too small" if value < target else "too large"
+            reflection = rng.choice(REFLECTIONS_WRONG_VALUE).format(
+                expr=expr, value=shown, target=target, direction=direction, nums=nums
+            )
+        else:
+            wrong = list(nums)
+            i = rng.randrange(len(wrong))
+            if rng.random() < 0.5 and len(wrong) > 2:
+                del wrong[i]
+            else:
+                wrong[i] = max(1, wrong[i] + rng.choice([-2, -1, 1, 2]))
+            expr = rng.choice(sorted(t for ts in _solutions_by_value(tuple(wrong)).values() for t in ts))
+            reflection = rng.choice(REFLECTIONS_WRONG_NUMBERS).format(expr=expr, target=target, nums=nums)
+        return [(f"<answer> {expr} </answer>", reflection)]
 
     def answer_key(self, example: Example, completion: str) -> str | None:
         """Equations that use the right numbers are equivalent when their values are equal; others are

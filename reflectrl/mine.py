@@ -1,0 +1,128 @@
+"""The dataset of failures: sample up to N first attempts per train query, keep the failed ones.
+
+``mined.jsonl`` gets one line per query (its success count and its distinct failed attempts),
+appended chunk by chunk, so a killed run resumes at the next query with nothing lost or repeated.
+When every query is done, ``failures.jsonl`` (one (query, failed attempt) pair per line, the
+training input) and ``stats.json`` are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from reflectrl.console import info, progress
+from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text, read_jsonl
+from reflectrl.rollout.engine import Engine, Sampling
+from reflectrl.rollout.episode import attempt_prompt
+from reflectrl.tasks import Example, Task
+from reflectrl.tasks.base import stable_hash
+
+
+def mine(
+    engine: Engine,
+    task: Task,
+    queries: list[Example],
+    out_dir: str | Path,
+    samples: int,
+    sampling: Sampling,
+    seed: int = 0,
+    chunk_size: int = 16,
+) -> dict[str, Any]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    mined_path = out / "mined.jsonl"
+    done = {r["id"] for r in read_jsonl(mined_path, repair=True)}
+    todo = [q for q in queries if q["id"] not in done]
+    if done:
+        info(f"resuming {mined_path}: {len(queries) - len(todo)}/{len(queries)} queries already mined")
+    tokens, started = 0, time.time()
+    with JsonlWriter(mined_path) as writer, progress() as bar:
+        job = bar.add_task("mine", total=len(queries), completed=len(queries) - len(todo), rate="")
+
+        def on_batch(seqs: int, new_tokens: int) -> None:
+            nonlocal tokens
+            tokens += new_tokens
+            bar.update(job, rate=f"{tokens / max(time.time() - started, 1e-9):.0f} tok/s")
+
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            prompts = [attempt_prompt(engine, task, q) for q in chunk]
+            chunk_seed = stable_hash("mine", seed, chunk[0]["id"]) % 2**31
+            outputs = engine.generate(prompts, samples, sampling, seed=chunk_seed, on_progress=on_batch)
+            records = []
+            for q, outs in zip(chunk, outputs, strict=True):
+                verdicts = [task.verify(q, s.text) for s in outs]
+                failures: dict[str, str] = {}
+                for s, v in zip(outs, verdicts, strict=True):
+                    if not v.success:
+                        failures.setdefault(s.text, v.reason)  # distinct failed attempts only
+                records.append(
+                    {
+                        "id": q["id"],
+                        "example": q,
+                        "samples": len(outs),
+                        "successes": sum(v.success for v in verdicts),
+                        "failures": [{"attempt": a, "reason": r} for a, r in failures.items()],
+                    }
+                )
+            writer.write_many(records)
+            bar.advance(job, len(chunk))
+    return finalize(task, queries, out)
+
+
+def finalize(task: Task, queries: list[Example], out: Path) -> dict[str, Any]:
+    """Write failures.jsonl and stats.json from mined.jsonl (idempotent)."""
+    wanted = {q["id"] for q in queries}
+    mined = [r for r in read_jsonl(out / "mined.jsonl") if r["id"] in wanted]
+    lines = []
+    for r in mined:
+        rate = r["successes"] / r["samples"]
+        for i, f in enumerate(r["failures"]):
+            pair = {
+                "id": f"{r['id']}/{i}",
+                "query_id": r["id"],
+                "example": r["example"],
+                "prompt": task.messages(r["example"]),
+                "attempt": f["attempt"],
+                "reason": f["reason"],
+                "query_success_rate": rate,
+            }
+            lines.append(json.dumps(pair, ensure_ascii=False) + "\n")
+    attempts = sum(r["samples"] for r in mined)
+    successes = sum(r["successes"] for r in mined)
+    rates = [r["successes"] / r["samples"] for r in mined]
+    stats = {
+        "queries": len(mined),
+        "attempts": attempts,
+        "successes": successes,
+        "failure_rate": 1 - successes / attempts if attempts else None,
+        "failure_pairs": len(lines),
+        "queries_never_solved": sum(r == 0 for r in rates),
+        "queries_always_solved": sum(r == 1 for r in rates),
+        "queries_mixed": sum(0 < r < 1 for r in rates),
+        "reasons": _reason_counts(mined),
+    }
+    atomic_write_text(out / "failures.jsonl", "".join(lines))
+    atomic_write_json(out / "stats.json", stats)
+    return stats
+
+
+def _reason_counts(mined: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in mined:
+        for f in r["failures"]:
+            counts[f["reason"]] = counts.get(f["reason"], 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    fr = stats["failure_rate"]
+    return (
+        f"queries {stats['queries']}, attempts {stats['attempts']}, failure rate "
+        f"{'n/a' if fr is None else f'{100 * fr:.1f}%'}, failure pairs {stats['failure_pairs']} "
+        f"(queries never solved {stats['queries_never_solved']}, mixed {stats['queries_mixed']}, "
+        f"always solved {stats['queries_always_solved']})"
+    )

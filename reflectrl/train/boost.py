@@ -1,0 +1,100 @@
+"""Warm-up SFT ("knowledge boost", as in RISE) on verified solutions, with TRL's SFTTrainer.
+
+A model with zero task ability gives GRPO nothing to learn from, so it first learns the answer
+format from solver-verified solutions. Answer-only data alone teaches the model to answer every
+turn with another guess, so part of the data is whole episodes: a wrong attempt, a reflection that
+names the verifier's finding, and a correct retry (the reflection and retry are trained; the wrong
+attempt is context only, never a target).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from reflectrl.config import BoostConfig, EpisodeConfig
+from reflectrl.console import info
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import atomic_write_json
+from reflectrl.tasks import Example, Task
+from reflectrl.train.common import final_model_dir, last_checkpoint, precision_flags, save_final_model
+
+
+def boost_rows(task: Task, examples: list[Example], episode: EpisodeConfig, reflection_fraction: float, seed: int):
+    """Prompt-completion rows (TRL's conversational format) for the warm-up."""
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    for ex in examples:
+        pairs = task.boost_examples(ex)
+        for messages, completion in pairs:
+            rows.append({"prompt": messages, "completion": [{"role": "assistant", "content": completion}]})
+        if not pairs or rng.random() >= reflection_fraction:
+            continue
+        messages, answer = pairs[0]
+        retry = episode.retry_prompt.format(question=task.question(ex))
+        for attempt, reflection in task.boost_reflections(ex, seed):
+            context = [
+                *messages,
+                {"role": "assistant", "content": attempt},
+                {"role": "user", "content": episode.reflection_prompt},
+            ]
+            rows.append({"prompt": context, "completion": [{"role": "assistant", "content": reflection}]})
+            context = [
+                *context,
+                {"role": "assistant", "content": reflection},
+                {"role": "user", "content": retry},
+            ]
+            rows.append({"prompt": context, "completion": [{"role": "assistant", "content": answer}]})
+    rng.shuffle(rows)
+    return rows
+
+
+def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfig, episode: EpisodeConfig, out_dir):
+    """Train and save an HF model folder under ``out_dir/model``; resumes from the last checkpoint."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    out = Path(out_dir)
+    rows = boost_rows(task, examples, episode, cfg.reflection_fraction, cfg.seed)
+    if not rows:
+        raise ReflectrlError(f"task {task.name!r} provides no boost data (Task.boost_examples returned nothing)")
+    info(f"boost: {len(rows)} rows from {len(examples)} problems ({cfg.reflection_fraction:.0%} with reflections)")
+    args = SFTConfig(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_ratio=cfg.warmup_ratio,
+        weight_decay=0.0,
+        max_length=cfg.max_length,
+        completion_only_loss=True,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        report_to=cfg.report_to,
+        logging_dir=str(out / "logs"),
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        **precision_flags(cfg.precision, model),
+    )
+    peft_config = cfg.lora.peft_config() if cfg.lora.enabled else None
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    trainer.train(resume_from_checkpoint=last_checkpoint(out / "checkpoints"))
+    final = save_final_model(trainer, tokenizer, final_model_dir(out))
+    summary = {"rows": len(rows), "problems": len(examples), "steps": trainer.state.global_step}
+    summary["log_history"] = trainer.state.log_history
+    atomic_write_json(out / "boost.json", summary)
+    return final
