@@ -88,7 +88,7 @@ def eval_cmd(
 ) -> None:
     """First try and second try after reflection, with 95% CIs; writes samples.jsonl and summary.json."""
     from reflectrl.console import out as stdout
-    from reflectrl.evaluate import evaluate, format_summary
+    from reflectrl.evaluate import eval_identity, evaluate, format_summary
     from reflectrl.models import load_model
     from reflectrl.rollout import make_engine
     from reflectrl.tasks import get_task
@@ -111,15 +111,123 @@ def eval_cmd(
     the_task = get_task(cfg.task.name, **cfg.task.options)
     lm, tokenizer = load_model(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.threads)
     engine = make_engine(cfg.engine, lm, tokenizer)
-    identity = {
-        "model": cfg.model.name,
-        "task": cfg.task.model_dump(mode="json"),
-        "episode": cfg.episode.model_dump(mode="json"),
-        "eval": cfg.eval.model_dump(mode="json", exclude={"limit", "chunk_size"}),
-    }
-    summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, identity)
+    summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, eval_identity(cfg, cfg.model.name))
     stdout.print(format_summary(summary, f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})"))
     stdout.print(f"samples: {out_dir / 'samples.jsonl'}")
+
+
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Output folder (default: under the config's out_dir).")
+]
+
+
+@app.command()
+def boost(
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    model: ModelOpt = None,
+    task: TaskOpt = None,
+    task_opt: TaskOptsOpt = None,
+    examples: Annotated[int | None, typer.Option(help="Train problems to warm up on.")] = None,
+    out: OutOpt = None,
+) -> None:
+    """Warm-up SFT on verified solutions (and reflection episodes); saves an HF model folder."""
+    from reflectrl.console import out as stdout
+    from reflectrl.pipeline import run_boost, splits
+    from reflectrl.tasks import get_task
+
+    cfg = _config(
+        config, sets, **{"model.name": model, "task.name": task, "task_opts": task_opt, "boost.examples": examples}
+    )
+    the_task = get_task(cfg.task.name, **cfg.task.options)
+    folder = run_boost(cfg, the_task, splits(the_task, cfg)[0], out or Path(cfg.out_dir) / "boost")
+    stdout.print(f"boosted model: {folder}")
+
+
+@app.command()
+def mine(
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    model: ModelOpt = None,
+    task: TaskOpt = None,
+    task_opt: TaskOptsOpt = None,
+    queries: Annotated[int | None, typer.Option(help="Train queries to mine.")] = None,
+    samples: Annotated[int | None, typer.Option(help="First attempts per query.")] = None,
+    out: OutOpt = None,
+) -> None:
+    """The dataset of failures: N first attempts per train query; keeps the failed ones (resumable)."""
+    from reflectrl.console import out as stdout
+    from reflectrl.pipeline import run_mine, splits
+    from reflectrl.tasks import get_task
+
+    flags = {"model.name": model, "task.name": task, "task_opts": task_opt}
+    cfg = _config(config, sets, **flags, **{"mine.queries": queries, "mine.samples": samples})
+    the_task = get_task(cfg.task.name, **cfg.task.options)
+    folder = out or Path(cfg.out_dir) / "mine"
+    run_mine(cfg, the_task, cfg.model.name, splits(the_task, cfg)[1], folder)
+    stdout.print(f"failures: {folder / 'failures.jsonl'}")
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    model: ModelOpt = None,
+    task: TaskOpt = None,
+    task_opt: TaskOptsOpt = None,
+    algorithm: Annotated[str | None, typer.Option(help="r3 or r3-answer.")] = None,
+    failures: Annotated[Path | None, typer.Option(help="failures.jsonl from `reflectrl mine`.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
+    out: OutOpt = None,
+) -> None:
+    """Train on the dataset of failures (R3: GRPO rewarding only the reflection)."""
+    from reflectrl.console import out as stdout
+    from reflectrl.jsonl import read_jsonl
+    from reflectrl.pipeline import load
+    from reflectrl.tasks import get_task
+    from reflectrl.train import get_algorithm
+
+    flags = {"model.name": model, "task.name": task, "task_opts": task_opt}
+    cfg = _config(config, sets, **flags, **{"train.algorithm": algorithm, "train.steps": steps})
+    folder = out or Path(cfg.out_dir) / "train"
+    failures_file = failures or Path(cfg.out_dir) / "mine" / "failures.jsonl"
+    if not failures_file.is_file():
+        raise ReflectrlError(f"failures file not found: {failures_file} (run `reflectrl mine` first)")
+    if (folder / "checkpoints").is_dir() and any((folder / "checkpoints").glob("checkpoint-*")) and not resume:
+        raise ReflectrlError(f"{folder} already has checkpoints: pass --resume to continue, or choose another --out")
+    the_task = get_task(cfg.task.name, **cfg.task.options)
+    records = read_jsonl(failures_file)
+    queries = list({r["query_id"]: r["example"] for r in records}.values())
+    lm, tokenizer = load(cfg, cfg.model.name)
+    final = get_algorithm(cfg.train.algorithm)(lm, tokenizer, the_task, records, queries, cfg, folder, resume)
+    stdout.print(f"trained model: {final}")
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="YAML run config, e.g. configs/countdown-default.yaml.")],
+    sets: SetOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """The whole method: boost -> eval -> mine -> train -> eval -> report (resumes a killed run)."""
+    from reflectrl.console import out as stdout
+    from reflectrl.pipeline import run_pipeline
+
+    cfg = _config(config, sets, **{"model.name": model})
+    run_pipeline(cfg)
+    stdout.print((Path(cfg.out_dir) / "report.md").read_text().split("## All measurements")[0])
+    stdout.print(f"report: {Path(cfg.out_dir) / 'report.html'}")
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written by `reflectrl run`.")]) -> None:
+    """(Re)write report.md, report.html and plots for a run directory."""
+    from reflectrl.console import out as stdout
+    from reflectrl.report import write_report
+
+    write_report(run_dir)
+    stdout.print(f"report: {run_dir / 'report.md'}, {run_dir / 'report.html'}")
 
 
 def main() -> None:

@@ -63,6 +63,7 @@ class EvalConfig(Section):
     limit: int | None = Field(500, ge=1, description="Evaluate the first N problems of the split (None: all).")
     resample: bool = Field(True, description="Also draw an independent second first try: the 'just resample' baseline.")
     chunk_size: int = Field(64, ge=1, description="Problems per resumable chunk written to samples.jsonl.")
+    shipped: bool = Field(False, description="In `run`, also evaluate the model before the warm-up (boost).")
     seed: int = Field(0, description="Sampling seed.")
 
 
@@ -121,6 +122,34 @@ class MineConfig(Section):
     seed: int = Field(0, description="Sampling seed.")
 
 
+class TrainConfig(Section):
+    algorithm: str = Field("r3", description="Training algorithm (see `reflectrl train --help`).")
+    steps: int = Field(30, ge=1, description="Optimizer steps.")
+    num_generations: int = Field(8, ge=2, description="G: reflections sampled per (query, failed attempt) group.")
+    groups_per_step: int = Field(2, ge=1, description="Groups per optimizer step (batch = G x groups).")
+    learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
+    lr_scheduler: str = Field("cosine", description="transformers scheduler name (paper: cosine).")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps spent warming the learning rate up.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
+    beta: float = Field(0.001, ge=0, description="KL coefficient against the starting model (paper: 0.001).")
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL GRPO loss normalisation.")
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="Divide advantages by the group's reward std ('none' = only subtract the mean)."
+    )
+    temperature: float = Field(0.9, gt=0, description="Sampling temperature of reflections and retries.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling of reflections and retries.")
+    max_failures_per_query: int = Field(2, ge=1, description="Distinct failed attempts kept per mined query.")
+    min_query_success: float = Field(
+        0.0, ge=0, le=1, description="Train only on queries solved at least this often when mined (0: all failures)."
+    )
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    precision: Precision = Field("auto", description=PRECISION_HELP)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    save_steps: int = Field(10, ge=1, description="Checkpoint every N steps (resume point after a kill).")
+    report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none'.")
+    seed: int = Field(0, description="Data order and sampling seed.")
+
+
 class RunConfig(Section):
     out_dir: str = Field("runs/countdown-default", description="Run directory: everything the run writes goes here.")
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -130,6 +159,7 @@ class RunConfig(Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     boost: BoostConfig = Field(default_factory=BoostConfig)
     mine: MineConfig = Field(default_factory=MineConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
 def _error_line(source: str, e: ValidationError) -> str:

@@ -84,6 +84,16 @@ def evaluate(
     return summary
 
 
+def eval_identity(cfg, model_name: str) -> dict[str, Any]:
+    """What makes two evaluations comparable: resuming into a folder requires the same identity."""
+    return {
+        "model": model_name,
+        "task": cfg.task.model_dump(mode="json"),
+        "episode": cfg.episode.model_dump(mode="json"),
+        "eval": cfg.eval.model_dump(mode="json", exclude={"limit", "chunk_size", "shipped"}),
+    }
+
+
 def _check_identity(path: Path, identity: dict[str, Any]) -> None:
     import json
 

@@ -85,3 +85,30 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     if "REFLECTRL_TEST_CACHE" not in os.environ:
         os.environ["REFLECTRL_TEST_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     monkeypatch.setenv("REFLECTRL_CACHE", os.environ["REFLECTRL_TEST_CACHE"])
+
+
+class ScriptedEngine:
+    """An Engine that answers from a script instead of a model, so episode and training logic can be
+    checked exactly. ``script(last_user_message, whole_context_text, sample_index) -> reply``."""
+
+    def __init__(self, tokenizer, script):
+        self.tokenizer, self.script, self.seen = tokenizer, script, []
+
+    def generate(self, prompts, n, sampling, seed=0, on_progress=None):
+        from reflectrl.rollout.engine import Sample
+
+        out = []
+        for p in prompts:
+            text = self.tokenizer.decode(p)
+            self.seen.append(text)
+            last_user = text.rsplit("<|im_start|>user\n", 1)[1].split("<|im_end|>")[0]
+            samples = []
+            for k in range(n):
+                reply = self.script(last_user, text, k)
+                ids = self.tokenizer(reply, add_special_tokens=False).input_ids + [self.tokenizer.eos_token_id]
+                samples.append(Sample(reply, ids, True))
+            out.append(samples)
+        return out
+
+    def sync_weights(self, model):
+        pass

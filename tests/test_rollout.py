@@ -1,7 +1,8 @@
 import torch
+from conftest import ScriptedEngine
 
 from reflectrl.rollout.chat import encode_chat, turn_glue
-from reflectrl.rollout.engine import Engine, Sample, Sampling
+from reflectrl.rollout.engine import Sampling
 from reflectrl.rollout.episode import REFLECTION_PROMPT, EpisodePrompts, run_episodes
 from reflectrl.rollout.hf import HFEngine
 from reflectrl.tasks import get_task
@@ -56,30 +57,12 @@ def test_engine_restores_training_mode(tiny_lm):
     model.eval()
 
 
-class ScriptedEngine(Engine):
-    """Answers from a script, keyed by the last user message, so the episode's flow can be checked exactly."""
-
-    def __init__(self, tokenizer, script):
-        self.tokenizer, self.script, self.seen = tokenizer, script, []
-
-    def generate(self, prompts, n, sampling, seed=0, on_progress=None):
-        out = []
-        for p in prompts:
-            text = self.tokenizer.decode(p)
-            self.seen.append(text)
-            last_user = text.rsplit("<|im_start|>user\n", 1)[1].split("<|im_end|>")[0]
-            reply = self.script(last_user, text)
-            ids = self.tokenizer(reply, add_special_tokens=False).input_ids + [self.tokenizer.eos_token_id]
-            out.append([Sample(reply, ids, True) for _ in range(n)])
-        return out
-
-
 def test_episode_reflects_and_retries_only_after_failure(tiny_lm):
     _, tok = tiny_lm
     task = get_task("countdown", train_size=2, test_size=2)
     solved, unsolved = task.load("train")
 
-    def script(last_user, text):
+    def script(last_user, text, k):
         if last_user == REFLECTION_PROMPT:
             return "I used a wrong number."
         if last_user.startswith("Try again."):

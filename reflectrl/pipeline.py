@@ -1,0 +1,126 @@
+"""``reflectrl run``: boost -> baseline eval -> mine -> train -> final eval -> report.
+
+Every stage writes into the run directory and is skipped when its output is complete, so a killed
+run continues where it stopped (the eval and mining stages also resume mid-stage, training from its
+last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from reflectrl.config import RunConfig, dump_config
+from reflectrl.console import info
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
+from reflectrl.tasks import Example, Task, get_task
+
+
+def splits(task: Task, cfg: RunConfig) -> tuple[list[Example], list[Example]]:
+    """Disjoint slices of the train split: the warm-up's problems, then the mining queries."""
+    train = task.load("train")
+    boost_n = cfg.boost.examples if cfg.boost.enabled else 0
+    need = boost_n + cfg.mine.queries
+    if len(train) < need:
+        raise ReflectrlError(
+            f"the train split has {len(train)} problems but boost.examples + mine.queries = {need}; "
+            "raise the task's train_size or lower those settings"
+        )
+    return train[:boost_n], train[boost_n:need]
+
+
+def load(cfg: RunConfig, name: str):
+    from reflectrl.models import load_model
+
+    return load_model(name, cfg.model.dtype, cfg.model.device, cfg.model.threads)
+
+
+def run_eval(cfg: RunConfig, task: Task, model_name: str, out: Path, label: str) -> dict[str, Any]:
+    from reflectrl.evaluate import eval_identity, evaluate, format_summary
+    from reflectrl.rollout import make_engine
+
+    model, tok = load(cfg, model_name)
+    engine = make_engine(cfg.engine, model, tok)
+    summary = evaluate(engine, task, cfg.eval, cfg.episode, out, eval_identity(cfg, model_name))
+    info(format_summary(summary, f"{label} ({cfg.eval.split}, n={summary['n']})"))
+    return summary
+
+
+def run_boost(cfg: RunConfig, task: Task, problems: list[Example], out: Path) -> str:
+    from reflectrl.train.boost import boost
+
+    final = out / "model"
+    if not (final / "config.json").is_file():
+        model, tok = load(cfg, cfg.model.name)
+        boost(model, tok, task, problems, cfg.boost, cfg.episode, out)
+    return str(final)
+
+
+def run_mine(cfg: RunConfig, task: Task, model_name: str, queries: list[Example], out: Path) -> dict[str, Any]:
+    from reflectrl.mine import format_stats, mine
+    from reflectrl.rollout import make_engine
+
+    model, tok = load(cfg, model_name)
+    engine = make_engine(cfg.engine, model, tok)
+    stats = mine(engine, task, queries, out, cfg.mine.samples, cfg.episode.sampling("attempt"), cfg.mine.seed)
+    info("mined: " + format_stats(stats))
+    return stats
+
+
+def run_train(cfg: RunConfig, task: Task, model_name: str, mine_dir: Path, out: Path) -> str:
+    from reflectrl.train import get_algorithm
+
+    final = out / "model"
+    if not (final / "config.json").is_file():
+        model, tok = load(cfg, model_name)
+        failures = read_jsonl(mine_dir / "failures.jsonl")
+        queries = [r["example"] for r in read_jsonl(mine_dir / "mined.jsonl")]
+        get_algorithm(cfg.train.algorithm)(model, tok, task, failures, queries, cfg, out)
+    return str(final)
+
+
+def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _pin_config(out / "config.yaml", cfg)
+    task = get_task(cfg.task.name, **cfg.task.options)
+    boost_problems, mine_queries = splits(task, cfg)
+    timings: dict[str, float] = (
+        json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else {}
+    )
+
+    def stage(name: str, fn, *args):
+        info(f"[bold]stage {name}[/]")
+        started = time.time()
+        result = fn(*args)
+        timings[name] = timings.get(name, 0.0) + time.time() - started
+        atomic_write_json(out / "timings.json", timings)
+        return result
+
+    start_model = cfg.model.name
+    if cfg.eval.shipped and cfg.boost.enabled:
+        stage("eval-shipped", run_eval, cfg, task, cfg.model.name, out / "eval-shipped", "shipped model")
+    if cfg.boost.enabled:
+        start_model = stage("boost", run_boost, cfg, task, boost_problems, out / "boost")
+    stage("eval-start", run_eval, cfg, task, start_model, out / "eval-start", "starting model")
+    stage("mine", run_mine, cfg, task, start_model, mine_queries, out / "mine")
+    trained = stage("train", run_train, cfg, task, start_model, out / "mine", out / "train")
+    stage("eval-trained", run_eval, cfg, task, trained, out / "eval-trained", "trained model")
+
+    from reflectrl.report import write_report
+
+    return stage("report", write_report, out)
+
+
+def _pin_config(path: Path, cfg: RunConfig) -> None:
+    """A run directory belongs to one config; resuming with another would silently mix results."""
+    text = dump_config(cfg)
+    if path.exists() and path.read_text() != text:
+        raise ReflectrlError(
+            f"{path.parent} holds a run with a different config ({path}); use another out_dir, or delete the folder"
+        )
+    if not path.exists():
+        atomic_write_text(path, text)

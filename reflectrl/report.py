@@ -1,0 +1,258 @@
+"""The run report: the paper's four-column table with CIs, paired differences, training curves,
+and reflections before/after training side by side. Written as report.md, report.html and PNGs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
+from reflectrl.stats import Rate, paired_diff_ci
+
+STAGES = (("eval-shipped", "shipped"), ("eval-start", "start"), ("eval-trained", "trained"))
+
+
+def _rate(d: dict[str, Any]) -> Rate:
+    return Rate(d["k"], d["n"], d["ci_low"], d["ci_high"])
+
+
+def _load_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def collect(run: Path) -> dict[str, Any]:
+    evals = {}
+    for folder, label in STAGES:
+        summary = _load_json(run / folder / "summary.json")
+        if summary:
+            evals[label] = {"summary": summary, "samples": read_jsonl(run / folder / "samples.jsonl")}
+    if "start" not in evals:
+        raise ReflectrlError(f"{run}: no evaluation found (eval-start/summary.json); is this a run directory?")
+    return {
+        "evals": evals,
+        "metrics": read_jsonl(run / "train" / "metrics.jsonl"),
+        "mine": _load_json(run / "mine" / "stats.json"),
+        "timings": _load_json(run / "timings.json") or {},
+        "config": (run / "config.yaml").read_text() if (run / "config.yaml").is_file() else "",
+    }
+
+
+def paired(evals: dict[str, Any], key: str) -> tuple[float, float, float, int] | None:
+    if "trained" not in evals:
+        return None
+    a = {r["id"]: r[key] for r in evals["start"]["samples"]}
+    b = {r["id"]: r[key] for r in evals["trained"]["samples"]}
+    ids = sorted(set(a) & set(b))
+    diff, lo, hi = paired_diff_ci([a[i] for i in ids], [b[i] for i in ids])
+    return diff, lo, hi, len(ids)
+
+
+def _series(metrics: list[dict[str, Any]], *names: str) -> tuple[list[int], list[float]]:
+    for name in names:
+        points = [(m["step"], m[name]) for m in metrics if name in m]
+        if points:
+            steps, values = zip(*sorted(points), strict=True)
+            return list(steps), list(values)
+    return [], []
+
+
+def plots(data: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    metrics = data["metrics"]
+    if metrics:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for label, names in (
+            ("retry success (reward)", ("retry_success", "reward")),
+            ("groups with zero reward variance", ("frac_reward_zero_std",)),
+        ):
+            steps, values = _series(metrics, *names)
+            if steps:
+                ax.plot(steps, values, marker="o", ms=3, label=label)
+        ax.set_xlabel("training step")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend()
+        ax.set_title("Training reward per step")
+        fig.tight_layout()
+        fig.savefig(out / "training.png", dpi=110)
+        plt.close(fig)
+        written.append("training.png")
+
+        steps, values = _series(metrics, "reflection_tokens", "completions/mean_length")
+        if steps:
+            fig, ax = plt.subplots(figsize=(7, 4))
+            ax.plot(steps, values, marker="o", ms=3)
+            ax.set_xlabel("training step")
+            ax.set_ylabel("tokens")
+            ax.set_title("Mean reflection length per step")
+            fig.tight_layout()
+            fig.savefig(out / "reflection_length.png", dpi=110)
+            plt.close(fig)
+            written.append("reflection_length.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    columns = ("first_try", "second_try", "resample_pass2")
+    labels = [lab for _, lab in STAGES if lab in data["evals"]]
+    width = 0.8 / len(labels)
+    for i, label in enumerate(labels):
+        summary = data["evals"][label]["summary"]
+        rates = [_rate(summary[c]) for c in columns if c in summary]
+        xs = [j + i * width for j in range(len(rates))]
+        ys = [100 * r.value for r in rates]
+        err = [[100 * (r.value - r.low) for r in rates], [100 * (r.high - r.value) for r in rates]]
+        ax.bar(xs, ys, width, yerr=err, capsize=3, label=label)
+    ax.set_xticks([j + width * (len(labels) - 1) / 2 for j in range(len(columns))])
+    ax.set_xticklabels(["first try", "second try (reflect)", "resample pass@2"])
+    ax.set_ylabel("accuracy (%), 95% CI")
+    ax.legend()
+    ax.set_title("Held-out accuracy before and after training")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy.png", dpi=110)
+    plt.close(fig)
+    written.append("accuracy.png")
+    return written
+
+
+def examples(evals: dict[str, Any], k: int = 5) -> list[dict[str, Any]]:
+    """Problems both models failed at first: the starting and trained reflections side by side."""
+    if "trained" not in evals:
+        return []
+    before = {r["id"]: r for r in evals["start"]["samples"] if "reflection" in r}
+    after = [r for r in evals["trained"]["samples"] if "reflection" in r and r["id"] in before]
+    return [{"before": before[r["id"]], "after": r} for r in after[:k]]
+
+
+def _fmt_diff(d: tuple[float, float, float, int] | None) -> str:
+    if d is None:
+        return "n/a"
+    diff, lo, hi, n = d
+    return f"{100 * diff:+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}] (n={n})"
+
+
+def write_report(run_dir: str | Path) -> dict[str, Any]:
+    run = Path(run_dir)
+    data = collect(run)
+    evals = data["evals"]
+    pics = plots(data, run / "plots")
+    labels = [lab for _, lab in STAGES if lab in evals]
+    header = ["column", *[f"{lab} model" for lab in labels]]
+    rows = []
+    for key, name in (
+        ("first_try", "first try"),
+        ("second_try", "second try (after reflection)"),
+        ("resample_pass2", "resample baseline: pass@2 without reflection"),
+        ("retry_after_failure", "retry success after a failure"),
+        ("resample_after_failure", "fresh sample success after a failure"),
+    ):
+        cells = [str(_rate(evals[lab]["summary"][key])) if key in evals[lab]["summary"] else "n/a" for lab in labels]
+        rows.append([name, *cells])
+    length = ["mean reflection tokens"]
+    for lab in labels:
+        v = evals[lab]["summary"].get("mean_reflection_tokens")
+        length.append("n/a" if v is None else f"{v:.1f}")
+    rows.append(length)
+    diffs = {key: paired(evals, key) for key in ("first_try", "second_try")}
+
+    result = {
+        "table": {lab: evals[lab]["summary"] for lab in labels},
+        "paired_differences": {
+            k: v and dict(zip(("diff", "low", "high", "n"), v, strict=True)) for k, v in diffs.items()
+        },
+        "mine": data["mine"],
+        "timings": data["timings"],
+    }
+    md = [f"# reflectrl run report: `{run}`", ""]
+    four = _four_columns(evals)
+    if four:
+        md += ["## The paper's four columns (held-out, 95% Wilson CIs)", "", *four, ""]
+    md += ["## All measurements", "", _md_table(header, rows), ""]
+    md += [
+        "## Trained minus starting model, paired on the same problems (95% bootstrap CI)",
+        "",
+        f"- first try: {_fmt_diff(diffs['first_try'])}",
+        f"- second try: {_fmt_diff(diffs['second_try'])}",
+        "",
+    ]
+    if data["mine"]:
+        m = data["mine"]
+        md += [
+            "## Dataset of failures",
+            "",
+            f"{m['queries']} queries, {m['attempts']} attempts, failure rate {100 * (m['failure_rate'] or 0):.1f}%, "
+            f"{m['failure_pairs']} (query, failed attempt) pairs; queries never solved {m['queries_never_solved']}, "
+            f"mixed {m['queries_mixed']}, always solved {m['queries_always_solved']}.",
+            "",
+        ]
+    if pics:
+        md += ["## Plots", ""] + [f"![{p}](plots/{p})" for p in pics] + [""]
+    pairs = examples(evals)
+    if pairs:
+        md += ["## Reflections before and after training (same problems)", ""]
+        for p in pairs:
+            b, a = p["before"], p["after"]
+            md += [
+                f"**{b['id']}**: {b['prompt'][-1]['content'][:160]}",
+                "",
+                _md_table(
+                    ["", "starting model", "trained model"],
+                    [
+                        ["attempt", _cell(b["attempt"]), _cell(a["attempt"])],
+                        ["reflection", _cell(b["reflection"]), _cell(a["reflection"])],
+                        ["retry", _cell(b["retry"]), _cell(a["retry"])],
+                        ["retry verdict", b["retry_reason"], a["retry_reason"]],
+                    ],
+                ),
+                "",
+            ]
+    if data["timings"]:
+        md += ["## Wall time per stage", ""]
+        md += [f"- {k}: {v / 60:.1f} min" for k, v in data["timings"].items()]
+        md += [f"- total: {sum(data['timings'].values()) / 60:.1f} min", ""]
+    if data["config"]:
+        md += ["## Config", "", "```yaml", data["config"].rstrip(), "```", ""]
+    text = "\n".join(md)
+    atomic_write_text(run / "report.md", text)
+    atomic_write_text(run / "report.html", _html(text))
+    atomic_write_json(run / "report.json", result)
+    return result
+
+
+def _four_columns(evals: dict[str, Any]) -> list[str]:
+    cols, cells = [], []
+    for lab in ("shipped", "start", "trained"):
+        if lab in evals:
+            s = evals[lab]["summary"]
+            cols += [f"{lab} first try", f"{lab} second try"]
+            cells += [str(_rate(s["first_try"])), str(_rate(s["second_try"]))]
+    return [_md_table(cols, [cells])] if cells else []
+
+
+def _cell(text: str) -> str:
+    text = " ".join(str(text).split())
+    return (text[:300] + "…" if len(text) > 300 else text).replace("|", "\\|")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _html(text: str) -> str:
+    import markdown
+
+    body = markdown.markdown(text, extensions=["tables", "fenced_code"])
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "vertical-align:top;font-size:14px}pre{background:#f6f6f6;padding:1em;overflow:auto}img{max-width:100%}"
+    )
+    head = f"<meta charset='utf-8'><title>reflectrl report</title><style>{style}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"

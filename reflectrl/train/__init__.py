@@ -1,0 +1,26 @@
+"""Training algorithms. Each is one module with a ``train`` function of this signature::
+
+    train(model, tokenizer, task, failures, queries, cfg: RunConfig, out_dir, resume=True) -> Path
+
+where ``failures`` are the mined (query, failed attempt) pairs, ``queries`` the mined train queries,
+and the returned path is an HF model folder. Add an algorithm by adding a module and a line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from reflectrl.errors import ReflectrlError
+
+ALGORITHMS: dict[str, str] = {
+    "r3": "reflectrl.train.r3:train_r3",
+    "r3-answer": "reflectrl.train.r3:train_r3_answer",
+}
+
+
+def get_algorithm(name: str) -> Callable:
+    if name not in ALGORITHMS:
+        raise ReflectrlError(f"unknown algorithm {name!r}; available: {', '.join(ALGORITHMS)}")
+    module, _, function = ALGORITHMS[name].partition(":")
+    return getattr(importlib.import_module(module), function)

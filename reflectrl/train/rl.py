@@ -1,0 +1,113 @@
+"""The GRPO machinery every RL algorithm shares: TRL's GRPOTrainer driven by our own rollout
+function (TRL's ``rollout_func`` hook), so generation goes through our engines and episodes, and the
+loss mask comes from ``env_mask`` (1 = trained token, 0 = context)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from reflectrl.config import TrainConfig
+from reflectrl.jsonl import JsonlWriter, read_jsonl
+from reflectrl.train.common import final_model_dir, last_checkpoint, precision_flags, save_final_model
+
+
+class MetricsFile(TrainerCallback):
+    """Mirror every logged dict to ``metrics.jsonl`` (what the report plots), once per step even
+    after a resume replays steps."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seen = {(r.get("step"), tuple(sorted(r))) for r in read_jsonl(path, repair=True)}
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, int | float)}}
+        key = (record["step"], tuple(sorted(record)))
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        with JsonlWriter(self.path) as w:
+            w.write(record)
+
+
+def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int):
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=str(out / "checkpoints"),
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.num_generations * cfg.groups_per_step,
+        gradient_accumulation_steps=1,
+        num_generations=cfg.num_generations,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,
+        weight_decay=0.0,
+        max_grad_norm=cfg.max_grad_norm,
+        beta=cfg.beta,
+        loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards,
+        temperature=cfg.temperature,  # TRL divides logits by it when scoring: must match sampling
+        top_p=cfg.top_p,
+        max_completion_length=max_completion_length,
+        num_iterations=1,
+        mask_truncated_completions=False,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        disable_tqdm=False,
+        log_completions=False,
+        dataloader_num_workers=0,
+        **precision_flags(cfg.precision, model),
+    )
+
+
+def make_trainer(
+    model, tokenizer, rows, rollout_func, reward_funcs, cfg: TrainConfig, out: Path, max_completion_length
+):
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental; our pin makes it stable
+    out.mkdir(parents=True, exist_ok=True)
+    return GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=grpo_args(cfg, out, model, max_completion_length),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        rollout_func=rollout_func,
+        peft_config=cfg.lora.peft_config() if cfg.lora.enabled else None,
+        callbacks=[MetricsFile(out / "metrics.jsonl")],
+    )
+
+
+def run_grpo(
+    model,
+    tokenizer,
+    rows: list[dict[str, Any]],
+    rollout_func,
+    reward_funcs: list,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    max_completion_length: int,
+    resume: bool = True,
+) -> Path:
+    """Train with GRPO and save the final HF model folder under ``out_dir/model``."""
+    out = Path(out_dir)
+    trainer = make_trainer(model, tokenizer, rows, rollout_func, reward_funcs, cfg, out, max_completion_length)
+    trainer.train(resume_from_checkpoint=last_checkpoint(out / "checkpoints") if resume else None)
+    final = save_final_model(trainer, tokenizer, final_model_dir(out))
+    (out / "train_state.json").write_text(json.dumps({"global_step": trainer.state.global_step}))
+    return final
