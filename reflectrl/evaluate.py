@@ -45,22 +45,25 @@ def evaluate(
         raise ReflectrlError(f"task {task.name!r} has no examples in split {eval_cfg.split!r}")
     samples_path = out / "samples.jsonl"
     done = {r["id"] for r in read_jsonl(samples_path, repair=True)}
-    todo = [ex for ex in examples if ex["id"] not in done]
-    if done:
-        info(f"resuming {samples_path}: {len(examples) - len(todo)}/{len(examples)} problems already done")
+    already = sum(ex["id"] in done for ex in examples)
+    if already:
+        info(f"resuming {samples_path}: {already}/{len(examples)} problems already done")
 
     tokens = 0
     started = time.time()
     with JsonlWriter(samples_path) as writer, progress() as bar:
-        job = bar.add_task("eval", total=len(examples), completed=len(examples) - len(todo), rate="")
+        job = bar.add_task("eval", total=len(examples), completed=already, rate="")
 
         def on_batch(seqs: int, new_tokens: int) -> None:
             nonlocal tokens
             tokens += new_tokens
             bar.update(job, rate=f"{tokens / max(time.time() - started, 1e-9):.0f} tok/s")
 
-        for start in range(0, len(todo), eval_cfg.chunk_size):
-            chunk = todo[start : start + eval_cfg.chunk_size]
+        # Fixed chunks seeded by content: a resumed run regenerates a half-written chunk exactly.
+        for start in range(0, len(examples), eval_cfg.chunk_size):
+            chunk = examples[start : start + eval_cfg.chunk_size]
+            if all(ex["id"] in done for ex in chunk):
+                continue
             records = run_episodes(
                 engine,
                 task,
@@ -73,8 +76,9 @@ def evaluate(
                 resample=eval_cfg.resample,
                 on_progress=on_batch,
             )
-            writer.write_many(records)
-            bar.advance(job, len(chunk))
+            missing = [r for r in records if r["id"] not in done]
+            writer.write_many(missing)
+            bar.advance(job, len(missing))
 
     wanted = {ex["id"] for ex in examples}
     records = [r for r in read_jsonl(samples_path) if r["id"] in wanted]

@@ -35,25 +35,30 @@ def mine(
     out.mkdir(parents=True, exist_ok=True)
     mined_path = out / "mined.jsonl"
     done = {r["id"] for r in read_jsonl(mined_path, repair=True)}
-    todo = [q for q in queries if q["id"] not in done]
     if done:
-        info(f"resuming {mined_path}: {len(queries) - len(todo)}/{len(queries)} queries already mined")
+        info(f"resuming {mined_path}: {len(done & {q['id'] for q in queries})}/{len(queries)} queries already mined")
     tokens, started = 0, time.time()
     with JsonlWriter(mined_path) as writer, progress() as bar:
-        job = bar.add_task("mine", total=len(queries), completed=len(queries) - len(todo), rate="")
+        job = bar.add_task("mine", total=len(queries), completed=sum(q["id"] in done for q in queries), rate="")
 
         def on_batch(seqs: int, new_tokens: int) -> None:
             nonlocal tokens
             tokens += new_tokens
             bar.update(job, rate=f"{tokens / max(time.time() - started, 1e-9):.0f} tok/s")
 
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo[start : start + chunk_size]
+        # Chunks are fixed slices of the full query list and seeded by their content, so a resumed run
+        # regenerates a half-written chunk exactly as the killed run would have, and writes what is missing.
+        for start in range(0, len(queries), chunk_size):
+            chunk = queries[start : start + chunk_size]
+            if all(q["id"] in done for q in chunk):
+                continue
             prompts = [attempt_prompt(engine, task, q) for q in chunk]
             chunk_seed = stable_hash("mine", seed, chunk[0]["id"]) % 2**31
             outputs = engine.generate(prompts, samples, sampling, seed=chunk_seed, on_progress=on_batch)
             records = []
             for q, outs in zip(chunk, outputs, strict=True):
+                if q["id"] in done:
+                    continue
                 verdicts = [task.verify(q, s.text) for s in outs]
                 failures: dict[str, str] = {}
                 for s, v in zip(outs, verdicts, strict=True):
@@ -69,7 +74,7 @@ def mine(
                     }
                 )
             writer.write_many(records)
-            bar.advance(job, len(chunk))
+            bar.advance(job, len(records))
     return finalize(task, queries, out)
 
 

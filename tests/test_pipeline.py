@@ -1,0 +1,197 @@
+"""`reflectrl run` end to end on a tiny model, resuming after kills, and the report's numbers."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from reflectrl.cli import app
+from reflectrl.config import load_config
+from reflectrl.jsonl import read_jsonl
+from reflectrl.report import write_report
+from reflectrl.tasks import get_task
+from reflectrl.train.boost import boost_rows
+
+runner = CliRunner()
+
+
+def tiny_config(model_dir: Path, out: Path, **extra) -> Path:
+    cfg = {
+        "out_dir": str(out),
+        "model": {"name": str(model_dir)},
+        "task": {"name": "countdown", "options": {"train_size": 60, "test_size": 8}},
+        "episode": {"max_attempt_tokens": 6, "max_reflection_tokens": 6, "max_retry_tokens": 6},
+        "eval": {"limit": 4, "chunk_size": 2},
+        "boost": {"examples": 8, "batch_size": 4, "report_to": ["none"], "save_steps": 1, "max_length": 256},
+        "mine": {"queries": 6, "samples": 2, "chunk_size": 2},
+        "train": {"steps": 2, "num_generations": 2, "groups_per_step": 2, "report_to": ["none"], "save_steps": 1},
+    }
+    for key, value in extra.items():
+        section, _, field = key.partition("__")
+        cfg[section][field] = value
+    path = out.parent / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_run_end_to_end_then_resume_is_a_no_op(tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    config = tiny_config(tiny_model_dir, out)
+    result = runner.invoke(app, ["run", str(config)])
+    assert result.exit_code == 0, result.output
+    for path in (
+        "config.yaml",
+        "boost/model/config.json",
+        "eval-start/samples.jsonl",
+        "mine/failures.jsonl",
+        "mine/stats.json",
+        "train/model/model.safetensors",
+        "train/metrics.jsonl",
+        "eval-trained/summary.json",
+        "report.md",
+        "report.html",
+        "plots/accuracy.png",
+        "plots/training.png",
+    ):
+        assert (out / path).exists(), path
+    report = (out / "report.md").read_text()
+    assert "start first try" in report and "trained second try" in report
+    assert "<table>" in (out / "report.html").read_text()
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(out / "train" / "model").num_parameters() > 0
+    steps = [m["step"] for m in read_jsonl(out / "train" / "metrics.jsonl") if "reward" in m]
+    assert steps == [1, 2]
+    before = {p: (out / p).read_bytes() for p in ("eval-start/samples.jsonl", "mine/mined.jsonl")}
+    result = runner.invoke(app, ["run", str(config)])
+    assert result.exit_code == 0, result.output
+    assert before == {p: (out / p).read_bytes() for p in before}  # every stage was complete: nothing redone
+
+
+def test_run_refuses_a_different_config_in_the_same_folder(tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    load_config(tiny_config(tiny_model_dir, out))
+    (out / "config.yaml").write_text("out_dir: somewhere-else\n")
+    result = runner.invoke(app, ["run", str(tiny_config(tiny_model_dir, out))])
+    assert result.exit_code != 0 and "different config" in str(result.exception)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from reflectrl.cli import main; main()", *args]
+
+
+def _kill_when(proc: subprocess.Popen, condition, timeout: float = 300) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        if condition():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("condition never met")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_mine_killed_with_sigkill_resumes_to_the_clean_result(tiny_model_dir, tmp_path, seed):
+    config = tiny_config(tiny_model_dir, tmp_path / "run", mine__queries=16, boost__enabled=False)
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    args = ["mine", "--config", str(config), "--set", "model.threads=1"]
+    subprocess.run(_cli(*args, "--out", str(clean)), check=True, capture_output=True)
+    kill_after = random.Random(seed).randint(1, 14)
+    proc = subprocess.Popen(_cli(*args, "--out", str(killed)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mined = killed / "mined.jsonl"
+    assert _kill_when(proc, lambda: mined.exists() and mined.read_bytes().count(b"\n") >= kill_after)
+    subprocess.run(_cli(*args, "--out", str(killed)), check=True, capture_output=True)
+    a, b = read_jsonl(clean / "mined.jsonl"), read_jsonl(killed / "mined.jsonl")
+    assert len(b) == len({r["id"] for r in b}) == 16, "lost or duplicated queries"
+    assert sorted(a, key=lambda r: r["id"]) == sorted(b, key=lambda r: r["id"])
+    assert (clean / "failures.jsonl").read_text().count("\n") == (killed / "failures.jsonl").read_text().count("\n")
+
+
+def test_run_killed_during_training_resumes_from_checkpoint(tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    config = tiny_config(tiny_model_dir, out, train__steps=4)
+    proc = subprocess.Popen(_cli("run", str(config)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = out / "train" / "checkpoints"
+    assert _kill_when(proc, lambda: ckpt.is_dir() and any(ckpt.glob("checkpoint-2/trainer_state.json")))
+    assert not (out / "train" / "model").exists()
+    result = subprocess.run(_cli("run", str(config)), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    state = json.loads((out / "train" / "train_state.json").read_text())
+    assert state["global_step"] == 4
+    steps = [m["step"] for m in read_jsonl(out / "train" / "metrics.jsonl") if "reward" in m]
+    assert steps == [1, 2, 3, 4] or (steps == sorted(set(steps)) and steps[-1] == 4)
+    for folder in ("eval-start", "eval-trained"):
+        ids = [r["id"] for r in read_jsonl(out / folder / "samples.jsonl")]
+        assert len(ids) == len(set(ids)) == 4
+
+
+def test_boost_rows_train_reflections_and_retries_never_wrong_attempts():
+    task = get_task("countdown", train_size=200, test_size=2)
+    cfg = load_config(None)
+    rows = boost_rows(task, task.load("train"), cfg.episode, 0.5, seed=0)
+    answer_rows = [r for r in rows if len(r["prompt"]) == 1]
+    reflection_rows = [r for r in rows if r["prompt"][-1]["content"] == cfg.episode.reflection_prompt]
+    retry_rows = [r for r in rows if len(r["prompt"]) == 5]
+    assert len(answer_rows) == 200 and 70 <= len(reflection_rows) == len(retry_rows) <= 130
+    examples = {json.dumps(task.messages(e)): e for e in task.load("train")}
+    for r in answer_rows + retry_rows:
+        ex = examples[json.dumps(r["prompt"][:1])]
+        assert task.verify(ex, r["completion"][0]["content"]).success  # every trained answer is correct
+    for r in reflection_rows:
+        ex = examples[json.dumps(r["prompt"][:1])]
+        assert not task.verify(ex, r["prompt"][1]["content"]).success  # the failed attempt is context only
+        assert "<answer>" not in r["completion"][0]["content"]
+
+
+def _fake_eval(folder: Path, first: list[bool], second: list[bool]) -> None:
+    folder.mkdir(parents=True)
+    records = []
+    for i, (f, s) in enumerate(zip(first, second, strict=True)):
+        records.append(
+            {
+                "id": f"p{i}",
+                "prompt": [{"role": "user", "content": f"q{i}"}],
+                "attempt": "a",
+                "attempt_success": f,
+                "attempt_reason": "ok" if f else "wrong_value",
+                "first_try": f,
+                "second_try": s,
+                "resample_success": False,
+                "resample_second_try": f,
+                **(
+                    {}
+                    if f
+                    else {"reflection": f"r{i}", "retry": "x", "retry_success": s, "retry_reason": "wrong_value"}
+                ),
+            }
+        )
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    from reflectrl.evaluate import summarize
+
+    (folder / "summary.json").write_text(json.dumps(summarize(records)))
+
+
+def test_report_numbers_match_hand_computation(tmp_path):
+    _fake_eval(tmp_path / "eval-start", [True, False, False, False], [True, True, False, False])
+    _fake_eval(tmp_path / "eval-trained", [True, True, False, False], [True, True, True, False])
+    result = write_report(tmp_path)
+    assert result["table"]["start"]["first_try"]["k"] == 1 and result["table"]["trained"]["second_try"]["k"] == 3
+    d = result["paired_differences"]
+    assert d["first_try"]["diff"] == pytest.approx(0.25) and d["second_try"]["diff"] == pytest.approx(0.25)
+    md = (tmp_path / "report.md").read_text()
+    assert "25.0% [4.6, 69.9] (1/4)" in md  # Wilson interval for 1/4
+    assert "| start first try | start second try | trained first try | trained second try |" in md
+    assert os.path.exists(tmp_path / "plots" / "accuracy.png")
