@@ -230,6 +230,82 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written
     stdout.print(f"report: {run_dir / 'report.md'}, {run_dir / 'report.html'}")
 
 
+@app.command("forgetting")
+def forgetting_cmd(
+    model: Annotated[
+        list[str],
+        typer.Option("--model", "-m", help="Model to evaluate (repeat: the first is the reference A)."),
+    ],
+    benchmarks: Annotated[
+        str,
+        typer.Option(
+            "--benchmarks",
+            "-b",
+            help="Comma list: gsm8k, math, mmlu_pro, hellaswag (lm-eval) and/or reflectrl task names "
+            "(countdown, function_calling, file.py:name) for cross-task first-try accuracy.",
+        ),
+    ] = "gsm8k,math,mmlu_pro,hellaswag",
+    limit: Annotated[int, typer.Option(help="First N items of each benchmark (0: all).")] = 100,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Local benchmark files: <dir>/<benchmark>/<split>.jsonl (default $REFLECTRL_CACHE/benchmarks)."
+        ),
+    ] = None,
+    online: Annotated[
+        bool, typer.Option("--online", help="lm-eval's standard hub tasks instead of local files.")
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/forgetting"),
+    num_fewshot: Annotated[
+        int | None, typer.Option(help="Few-shot examples (default: lm-eval's, when the few-shot file exists).")
+    ] = None,
+    max_gen_toks: Annotated[int, typer.Option(help="Generated tokens per GSM8K/MATH answer.")] = 256,
+    chat_template: Annotated[bool, typer.Option(help="Wrap lm-eval prompts in the model's chat template.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward/generate batch.")] = 8,
+    task_opt: Annotated[
+        list[str] | None,
+        typer.Option("--task-opt", help="Option of a cross-task benchmark: countdown.numbers=4 (repeatable)."),
+    ] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="New tokens per cross-task attempt.")] = 128,
+    temperature: Annotated[float, typer.Option(help="Cross-task sampling temperature (0: greedy).")] = 0.0,
+    dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+) -> None:
+    """General benchmarks (lm-eval) and cross-task accuracy for models A, B, ...: scores, B - A, 95% CIs."""
+    from reflectrl.config import parse_value
+    from reflectrl.console import out as stdout
+    from reflectrl.forgetting import print_table, run_forgetting
+
+    options: dict[str, dict[str, Any]] = {}
+    for item in task_opt or []:
+        key, sep, value = item.partition("=")
+        name, dot, field = key.strip().rpartition(".")
+        if not sep or not dot:
+            raise ReflectrlError(f"--task-opt {item!r}: expected task.key=value, e.g. countdown.numbers=4")
+        options.setdefault(name, {})[field] = parse_value(value)
+    report = run_forgetting(
+        model,
+        [b.strip() for b in benchmarks.split(",") if b.strip()],
+        limit or None,
+        data_dir,
+        out,
+        online=online,
+        num_fewshot=num_fewshot,
+        max_gen_toks=max_gen_toks,
+        chat_template=chat_template,
+        batch_size=batch_size,
+        task_options=options,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        dtype=dtype,
+        threads=threads,
+    )
+    print_table(report)
+    stdout.print(f"report: {out / 'forgetting.md'}, {out / 'forgetting.json'}")
+    if not report["benchmarks"]:
+        raise ReflectrlError(f"no benchmark had data ({'; '.join(report['skipped'].values())})")
+
+
 def main() -> None:
     """Console entry point: user errors are one line (full traceback with --debug)."""
     try:

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from reflectrl.console import info, warn
+from reflectrl.console import info, progress, warn
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json
 from reflectrl.stats import paired_diff_ci, wilson
@@ -87,13 +87,14 @@ _MMLU_PRO_MC = {
     "metadata": {"version": 1.0},
 }
 
+# Short names for the table; docs/FORGETTING.md says what each one is.
 METRIC_NAMES = {
-    "exact_match,flexible-extract": "exact match (last number, lm-eval flexible-extract)",
-    "exact_match,custom-extract": "exact match ('the answer is (X)')",
-    "exact_match,none": "exact match (lm-eval hendrycks_math is_equiv)",
-    "acc,none": "accuracy (loglikelihood over option letters)",
-    "acc_norm,none": "acc_norm (loglikelihood per character of ending)",
-    "first_try": "first-try accuracy (task verifier)",
+    "exact_match,flexible-extract": "exact match (last number)",
+    "exact_match,custom-extract": "exact match ('answer is (X)')",
+    "exact_match,none": "exact match (is_equiv)",
+    "acc,none": "acc (option letter)",
+    "acc_norm,none": "acc_norm",
+    "first_try": "first try (verifier)",
 }
 
 
@@ -180,9 +181,7 @@ def local_task_config(name: str, data_dir: Path, num_fewshot: int | None) -> tup
     shots = bench.default_fewshot if num_fewshot is None else num_fewshot
     if not has_fewshot:
         if num_fewshot:
-            raise ReflectrlError(
-                f"{name}: --num-fewshot {num_fewshot} needs few-shot examples in {fewshot_path}"
-            )
+            raise ReflectrlError(f"{name}: --num-fewshot {num_fewshot} needs few-shot examples in {fewshot_path}")
         shots = 0  # never draw few-shot examples from the evaluated split
     elif shots:
         check_local_file(name, fewshot_path)
@@ -290,9 +289,8 @@ def _plan(
             plans.append(_Plan(name, "lm_eval", bench.metric, source, config["task"]))
         else:
             task = get_task(name, **task_options.get(name, {}))
-            examples = task.load("test")
-            if limit is not None:
-                examples = examples[:limit]
+            everything = task.load("test")
+            examples = everything[:limit] if limit is not None else everything
             if not examples:
                 skipped[name] = f"no data: task {name!r} has no test examples"
                 warn(f"skipping {name}: task has no test examples")
@@ -304,7 +302,7 @@ def _plan(
                 "options": task.options.model_dump(mode="json"),
                 "split": "test",
                 "sha256": hashlib.sha256(blob).hexdigest(),
-                "rows": len(task.load("test")),
+                "rows": len(everything),
             }
             plans.append(_Plan(name, "task", "first_try", source, task=task, examples=examples))
     return plans, skipped
@@ -407,7 +405,16 @@ def run_task_first_try(engine: Any, plan: _Plan, max_new_tokens: int, temperatur
 
     task, examples = plan.task, plan.examples or []
     prompts = [attempt_prompt(engine, task, ex) for ex in examples]
-    samples = engine.generate(prompts, 1, Sampling(max_new_tokens, temperature), seed=seed)
+    started, tokens = time.time(), 0
+    with progress() as bar:
+        job = bar.add_task(plan.name, total=len(examples), rate="")
+
+        def on_batch(seqs: int, new_tokens: int) -> None:
+            nonlocal tokens
+            tokens += new_tokens
+            bar.update(job, advance=seqs, rate=f"{tokens / max(time.time() - started, 1e-9):.0f} tok/s")
+
+        samples = engine.generate(prompts, 1, Sampling(max_new_tokens, temperature), seed=seed, on_progress=on_batch)
     scores: dict[str, int] = {}
     records = []
     for ex, (sample,) in zip(examples, samples, strict=True):
@@ -495,6 +502,8 @@ def run_forgetting(
         raise ReflectrlError("forgetting: give at least one benchmark")
     if len(set(benchmarks)) != len(benchmarks):
         raise ReflectrlError(f"forgetting: a benchmark is listed twice in {','.join(benchmarks)}")
+    if dtype not in ("auto", "fp32", "bf16", "fp16"):
+        raise ReflectrlError(f"forgetting: dtype {dtype!r} is not one of auto, fp32, bf16, fp16")
     labels = labels or [chr(ord("A") + i) for i in range(len(models))]
     if len(labels) != len(models) or len(set(labels)) != len(labels):
         raise ReflectrlError("forgetting: labels must be unique, one per model")
@@ -517,15 +526,16 @@ def run_forgetting(
         t0 = time.time()
         info(f"forgetting: model {label} = {name}: {', '.join(p.name for p in plans) or 'nothing to run'}")
         model, tokenizer = load_model(name, dtype, device, threads)  # type: ignore[arg-type]
-        if lm_factory is not None:
-            lm = lm_factory(model, tokenizer)
-        else:
-            from lm_eval.models.huggingface import HFLM
+        results: dict[str, dict[str, Any]] = {}
+        if any(p.kind == "lm_eval" for p in plans):
+            if lm_factory is not None:
+                lm = lm_factory(model, tokenizer)
+            else:
+                from lm_eval.models.huggingface import HFLM
 
-            lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
-        results = run_lm_eval(
-            lm, plans, yaml_dir, limit, max_gen_toks=max_gen_toks, chat_template=chat_template
-        )
+                lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+            results = run_lm_eval(lm, plans, yaml_dir, limit, max_gen_toks=max_gen_toks, chat_template=chat_template)
+            del lm
         engine = HFEngine(model, tokenizer, batch_size=batch_size)
         for p in plans:
             if p.kind == "task":
@@ -538,7 +548,7 @@ def run_forgetting(
                 w.write_many(results[p.name].pop("records"))
         per_model[label] = results
         timings[label] = time.time() - t0
-        del lm, engine, model
+        del engine, model
         gc.collect()
 
     report: dict[str, Any] = {
@@ -628,9 +638,7 @@ def format_markdown(report: dict[str, Any]) -> str:
         n = {b["scores"][lab]["n"] for lab in b["scores"]}
         shots = b["source"].get("num_fewshot")
         extra = f", {shots}-shot" if shots is not None else ""
-        lines.append(
-            f"- **{name}**: {_data_cell(b['source'])}; {'/'.join(map(str, sorted(n)))} examples{extra}"
-        )
+        lines.append(f"- **{name}**: {_data_cell(b['source'])}; {'/'.join(map(str, sorted(n)))} examples{extra}")
     for name, why in report["skipped"].items():
         lines.append(f"- **{name}**: skipped: {why}")
     return "\n".join(lines) + "\n"
