@@ -261,7 +261,7 @@ def forgetting_cmd(
     ] = None,
     max_gen_toks: Annotated[int, typer.Option(help="Generated tokens per GSM8K/MATH answer.")] = 256,
     chat_template: Annotated[bool, typer.Option(help="Wrap lm-eval prompts in the model's chat template.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Sequences per forward/generate batch.")] = 8,
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward/generate batch.")] = 32,
     task_opt: Annotated[
         list[str] | None,
         typer.Option("--task-opt", help="Option of a cross-task benchmark: countdown.numbers=4 (repeatable)."),

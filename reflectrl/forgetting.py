@@ -262,8 +262,13 @@ def _plan(
     yaml_dir: Path,
 ) -> tuple[list[_Plan], dict[str, str]]:
     """Resolve every benchmark before loading a model: what runs, and what is skipped and why."""
-    from reflectrl.tasks import get_task
+    from reflectrl.tasks import get_task, list_tasks
 
+    for name in benchmarks:
+        if name not in BENCHMARKS and ":" not in name and name not in list_tasks():
+            raise ReflectrlError(
+                f"unknown benchmark {name!r}; general: {', '.join(BENCHMARKS)}; tasks: {', '.join(list_tasks())}"
+            )
     plans: list[_Plan] = []
     skipped: dict[str, str] = {}
     general = [b for b in benchmarks if b in BENCHMARKS]
@@ -480,7 +485,7 @@ def run_forgetting(
     num_fewshot: int | None = None,
     max_gen_toks: int | None = 256,
     chat_template: bool = False,
-    batch_size: int = 8,
+    batch_size: int = 32,
     task_options: dict[str, dict[str, Any]] | None = None,
     max_new_tokens: int = 128,
     temperature: float = 0.0,

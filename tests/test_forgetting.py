@@ -394,3 +394,27 @@ def test_cross_task_first_try(tiny_model_dir, tmp_path):
     assert [r["response"] for r in records] == [
         r["response"] for r in read_jsonl(out / "samples" / "B" / "countdown.jsonl")
     ]
+
+
+def test_fewshot_comes_from_the_fewshot_file_and_unknown_names_fail(tiny_model_dir, data_dir, tmp_path):
+    train = [_gsm8k(f"Train question {i}?", f"Work {i}.", str(i)) for i in range(6)]
+    _write(data_dir / "gsm8k" / "train.jsonl", train)
+    prompts: list[str] = []
+    report = run_forgetting(
+        [str(tiny_model_dir)],
+        ["gsm8k"],
+        1,
+        data_dir,
+        tmp_path / "out",
+        lm_factory=lambda model, tokenizer: _scripted_lm("A", prompts),
+    )
+    source = report["benchmarks"]["gsm8k"]["source"]
+    assert source["num_fewshot"] == 5 and source["fewshot_file"] == str((data_dir / "gsm8k" / "train.jsonl").resolve())
+    assert len(prompts) == 1 and prompts[0].count("Question:") == 6  # 5 examples from train.jsonl + the item
+    assert prompts[0].count("Train question") == 5 and prompts[0].count("#### ") == 5
+    assert report["benchmarks"]["gsm8k"]["scores"]["A"]["k"] == 1  # A answers the first item right
+    with pytest.raises(ReflectrlError, match=r"unknown benchmark 'gsm8'; general: gsm8k, math"):
+        run_forgetting([str(tiny_model_dir)], ["gsm8"], 1, data_dir, tmp_path / "o2")
+    (data_dir / "gsm8k" / "train.jsonl").unlink()
+    with pytest.raises(ReflectrlError, match=r"gsm8k: --num-fewshot 3 needs few-shot examples in .*train.jsonl"):
+        run_forgetting([str(tiny_model_dir)], ["gsm8k"], 1, data_dir, tmp_path / "o3", num_fewshot=3)
