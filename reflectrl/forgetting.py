@@ -96,6 +96,14 @@ METRIC_NAMES = {
     "acc_norm,none": "acc_norm",
     "first_try": "first try (verifier)",
 }
+METRIC_DETAILS = {
+    "exact_match,flexible-extract": "lm-eval exact_match, flexible-extract filter (last number; ',' '$' ignored)",
+    "exact_match,custom-extract": "lm-eval exact_match of the letter in 'the answer is (X)'",
+    "exact_match,none": "lm-eval hendrycks_math exact_match (is_equiv against the last \\boxed{})",
+    "acc,none": "lm-eval acc: the option letter with the highest loglikelihood",
+    "acc_norm,none": "lm-eval acc_norm: the ending with the highest loglikelihood per character",
+    "first_try": "one attempt per problem, judged by the task's verifier",
+}
 
 
 def default_data_dir() -> Path:
@@ -631,6 +639,8 @@ def format_markdown(report: dict[str, Any]) -> str:
         "",
         f"limit {s['limit']}, online {s['online']}, lm-eval {s['lm_eval_version']}, "
         f"chat template {s['chat_template']}, max_gen_toks {s['max_gen_toks']}. "
+        f"Cross-task attempts: temperature {s['cross_task']['temperature']}, "
+        f"{s['cross_task']['max_new_tokens']} new tokens. "
         "Scores: mean with a 95% Wilson interval (k/n). Differences: paired bootstrap 95% interval "
         "over the items both models answered.",
         "",
@@ -643,9 +653,14 @@ def format_markdown(report: dict[str, Any]) -> str:
         n = {b["scores"][lab]["n"] for lab in b["scores"]}
         shots = b["source"].get("num_fewshot")
         extra = f", {shots}-shot" if shots is not None else ""
-        lines.append(f"- **{name}**: {_data_cell(b['source'])}; {'/'.join(map(str, sorted(n)))} examples{extra}")
+        lines.append(
+            f"- **{name}**: {_data_cell(b['source'])}; {'/'.join(map(str, sorted(n)))} examples{extra}; "
+            f"{METRIC_DETAILS.get(b['metric'], b['metric'])}"
+        )
     for name, why in report["skipped"].items():
         lines.append(f"- **{name}**: skipped: {why}")
+    wall = report["wall_seconds"]
+    lines += ["", "Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in wall.items())]
     return "\n".join(lines) + "\n"
 
 
