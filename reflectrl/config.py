@@ -150,6 +150,20 @@ class TrainConfig(Section):
     seed: int = Field(0, description="Data order and sampling seed.")
 
 
+class ForgettingConfig(Section):
+    enabled: bool = Field(False, description="In `run`, measure forgetting (starting vs trained model) after training.")
+    benchmarks: list[str] = Field(
+        ["gsm8k", "math", "mmlu_pro", "hellaswag"],
+        description="lm-eval benchmarks (gsm8k, math, mmlu_pro, hellaswag) and/or reflectrl tasks (cross-task).",
+    )
+    limit: int | None = Field(200, ge=1, description="Items per benchmark.")
+    data_dir: str | None = Field(
+        None,
+        description="Local benchmark files (<dir>/<benchmark>/<split>.jsonl); default $REFLECTRL_CACHE/benchmarks.",
+    )
+    online: bool = Field(False, description="Use lm-eval's hub datasets instead of local files.")
+
+
 class RunConfig(Section):
     out_dir: str = Field("runs/countdown-default", description="Run directory: everything the run writes goes here.")
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -160,6 +174,7 @@ class RunConfig(Section):
     boost: BoostConfig = Field(default_factory=BoostConfig)
     mine: MineConfig = Field(default_factory=MineConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    forgetting: ForgettingConfig = Field(default_factory=ForgettingConfig)
 
 
 def _error_line(source: str, e: ValidationError) -> str:

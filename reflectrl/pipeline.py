@@ -82,6 +82,27 @@ def run_train(cfg: RunConfig, task: Task, model_name: str, mine_dir: Path, out: 
     return str(final)
 
 
+def run_forgetting_stage(cfg: RunConfig, models: list[str], out: Path) -> dict[str, Any]:
+    from reflectrl.forgetting import run_forgetting
+
+    if (out / "forgetting.json").is_file():
+        return json.loads((out / "forgetting.json").read_text())
+    f = cfg.forgetting
+    return run_forgetting(
+        models,
+        f.benchmarks,
+        f.limit,
+        f.data_dir,
+        out,
+        online=f.online,
+        labels=["start", "trained"],
+        batch_size=cfg.engine.batch_size,
+        dtype=cfg.model.dtype,
+        device=cfg.model.device,
+        threads=cfg.model.threads,
+    )
+
+
 def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,6 +130,8 @@ def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
     stage("mine", run_mine, cfg, task, start_model, mine_queries, out / "mine")
     trained = stage("train", run_train, cfg, task, start_model, out / "mine", out / "train")
     stage("eval-trained", run_eval, cfg, task, trained, out / "eval-trained", "trained model")
+    if cfg.forgetting.enabled:
+        stage("forgetting", run_forgetting_stage, cfg, [start_model, trained], out / "forgetting")
 
     from reflectrl.report import write_report
 

@@ -211,6 +211,11 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
                 ),
                 "",
             ]
+    forgetting = run / "forgetting" / "forgetting.md"
+    if forgetting.is_file():
+        text = forgetting.read_text()
+        body = text.split("\n", 1)[1] if text.startswith("#") else text  # drop its own title
+        md += ["## Forgetting (starting vs trained model)", "", body.strip(), ""]
     if data["timings"]:
         md += ["## Wall time per stage", ""]
         md += [f"- {k}: {v / 60:.1f} min" for k, v in data["timings"].items()]

@@ -32,10 +32,10 @@ from reflectrl.tasks.base import (
     stable_hash,
 )
 
+# TinyZero's prompt, shortened (every token is paid for in each attempt, reflection and retry on CPU).
 PROMPT = (
-    "Using the numbers {nums}, create an equation that equals {target}. You can use basic arithmetic "
-    "operations (+, -, *, /) and each number must be used exactly once. Return the final answer in "
-    "<answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>."
+    "Using the numbers {nums}, create an equation that equals {target}. Use +, -, *, / and each number "
+    "exactly once. Give the final answer in <answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>."
 )
 MAX_COMPLETION_CHARS = 100_000  # longer completions are rejected before any parsing
 MAX_ANSWER_CHARS = 256  # bounds parse depth and literal sizes

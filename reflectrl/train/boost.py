@@ -71,6 +71,8 @@ def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfi
         weight_decay=0.0,
         max_length=cfg.max_length,
         completion_only_loss=True,
+        # Answer rows are ~110 tokens, reflection episodes ~300: batching by length avoids paying for padding.
+        train_sampling_strategy="group_by_length",
         gradient_checkpointing=cfg.gradient_checkpointing,
         logging_steps=cfg.logging_steps,
         save_strategy="steps",
