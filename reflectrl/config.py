@@ -61,6 +61,7 @@ class EpisodeConfig(Section):
 class EvalConfig(Section):
     split: Literal["train", "test"] = Field("test", description="Split to evaluate on (never tune on test).")
     limit: int | None = Field(500, ge=1, description="Evaluate the first N problems of the split (None: all).")
+    offset: int = Field(0, ge=0, description="Skip the first N problems (e.g. a dev slice at the end of train).")
     resample: bool = Field(True, description="Also draw an independent second first try: the 'just resample' baseline.")
     chunk_size: int = Field(64, ge=1, description="Problems per resumable chunk written to samples.jsonl.")
     shipped: bool = Field(False, description="In `run`, also evaluate the model before the warm-up (boost).")

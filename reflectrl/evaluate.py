@@ -38,7 +38,7 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     _check_identity(out / "eval_identity.json", identity)
 
-    examples = task.load(eval_cfg.split)
+    examples = task.load(eval_cfg.split)[eval_cfg.offset :]
     if eval_cfg.limit is not None:
         examples = examples[: eval_cfg.limit]
     if not examples:
