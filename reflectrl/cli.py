@@ -118,7 +118,8 @@ def eval_cmd(
         "eval": cfg.eval.model_dump(mode="json", exclude={"limit", "chunk_size"}),
     }
     summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, identity)
-    stdout.print(format_summary(summary, f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})"))
+    title = f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})"
+    stdout.print(format_summary(summary, title), markup=False)  # "[category]" rows are text, not markup
     stdout.print(f"samples: {out_dir / 'samples.jsonl'}")
 
 
