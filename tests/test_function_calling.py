@@ -101,9 +101,7 @@ def test_bfcl_malformed_records_are_counted_or_rejected(tmp_path, capsys):
         json.dumps({**good, "id": "simple_python_2", "question": "hi"}),
         json.dumps({**good, "id": "simple_python_3"}),  # no possible answer
         json.dumps({**good, "id": "simple_python_0"}),  # duplicate
-        json.dumps(
-            {**good, "id": "simple_python_4", "function": [{**fn, "parameters": {"properties": {"x": {}}}}]}
-        ),
+        json.dumps({**good, "id": "simple_python_4", "function": [{**fn, "parameters": {"properties": {"x": {}}}}]}),
         json.dumps({**good, "id": "simple_python_5"}),  # answer names an unknown function
     ]
     answers = [
@@ -115,9 +113,7 @@ def test_bfcl_malformed_records_are_counted_or_rejected(tmp_path, capsys):
     task = get_task("function_calling", **opts)
     assert [e["id"] for e in task.load("train") + task.load("test")] == ["simple_python_0"]
     err = " ".join(capsys.readouterr().err.split())
-    assert (
-        "skipped 7 malformed record(s)" in err and "'invalid JSON': 1" in err and "'duplicate id': 1" in err
-    )
+    assert "skipped 7 malformed record(s)" in err and "'invalid JSON': 1" in err and "'duplicate id': 1" in err
     with pytest.raises(ReflectrlError, match=r"BFCL_v4_simple_python.json:2: invalid JSON"):
         get_task("function_calling", strict=True, **opts).load("train")
     with pytest.raises(ReflectrlError, match="BFCL data file not found"):
@@ -225,9 +221,7 @@ def test_xlam_irrelevance_and_boost(xlam_file):
     examples = {e["id"]: e for e in task.load("train") + task.load("test")}
     joke = examples["xlam-3"]
     assert task.verify(joke, "[]").success and task.verify(joke, "I can't do that.").success
-    assert (
-        task.verify(joke, '[{"name": "get_time", "arguments": {"zone": "UTC"}}]').reason == "should_not_call"
-    )
+    assert task.verify(joke, '[{"name": "get_time", "arguments": {"zone": "UTC"}}]').reason == "should_not_call"
     assert task.verify(joke, '[{"name": "get_time", "arguments": ').reason == "bad_json"
     for ex in examples.values():
         for _, completion in task.boost_examples(ex):
@@ -267,15 +261,11 @@ def test_chat_template_tool_format(bfcl, xlam_file, tiny_model_dir):
     xlam = get_task("function_calling", source="xlam", data_path=str(xlam_file), tool_format="chat_template")
     x = next(e for e in xlam.load("train") + xlam.load("test") if e["id"] == "xlam-1")
     params = xlam.tools(x)[0]["function"]["parameters"]
-    assert (
-        params["properties"]["hours"]["type"] == "array" and params["properties"]["days"]["type"] == "integer"
-    )
+    assert params["properties"]["hours"]["type"] == "array" and params["properties"]["days"]["type"] == "integer"
     assert params["required"] == ["city", "hours"]
     # A template that renders `tools` receives them.
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tokenizer.chat_template = (
-        "{% for t in tools %}TOOL {{ t.function.name }};{% endfor %}{{ messages[-1].content }}"
-    )
+    tokenizer.chat_template = "{% for t in tools %}TOOL {{ t.function.name }};{% endfor %}{{ messages[-1].content }}"
     assert f"TOOL {ex['functions'][0]['name']};" in render_chat(tokenizer, task.messages(ex), tools)
 
 
@@ -483,6 +473,22 @@ def test_boost_completions_verify_on_every_train_example(bfcl):
     assert len(missing) <= 6, missing
 
 
+def test_boost_reflections_pair_a_failing_attempt_with_its_diagnosis(bfcl):
+    task, train, _ = bfcl
+    reasons = collections.Counter()
+    for ex in train:
+        pairs = task.boost_reflections(ex, seed=0)
+        for attempt, reflection in pairs:
+            verdict = task.verify(ex, attempt)
+            assert not verdict.success and isinstance(parse_calls(attempt), list)
+            kind, _, arg = verdict.reason.partition(":")
+            assert arg in reflection  # the reflection names the argument the verifier flagged
+            reasons[kind] += 1
+        assert pairs == task.boost_reflections(ex, seed=0)
+    assert sum(reasons.values()) > 0.9 * len(train)
+    assert {"missing_arg", "wrong_value", "wrong_function", "no_call", "should_not_call"} <= set(reasons)
+
+
 # ---------------------------------------------------------------------------------------------
 # Cross-check against BFCL's own ast_checker
 
@@ -491,9 +497,7 @@ def _bfcl_ast_checker(monkeypatch):
     """bfcl_eval's ast_checker, importable once its model registry (which pulls every API SDK) is
     replaced by a stub: function names are compared as given (no "." to "_" rewriting)."""
     stub = types.ModuleType("bfcl_eval.constants.model_config")
-    stub.MODEL_CONFIG_MAPPING = collections.defaultdict(
-        lambda: types.SimpleNamespace(underscore_to_dot=False)
-    )
+    stub.MODEL_CONFIG_MAPPING = collections.defaultdict(lambda: types.SimpleNamespace(underscore_to_dot=False))
     monkeypatch.setitem(sys.modules, "bfcl_eval.constants.model_config", stub)
     monkeypatch.delitem(sys.modules, "bfcl_eval.eval_checker.ast_eval.ast_checker", raising=False)
     from bfcl_eval.constants.enums import Language

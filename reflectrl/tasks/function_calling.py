@@ -66,6 +66,25 @@ SYSTEM_PROMPT = (
     "Use several calls if the question needs several. If none of the functions fits, answer []."
 )
 
+# Warm-up reflections, keyed by the verifier's reason: what a correct self-diagnosis says.
+REFLECTIONS = {
+    "missing_arg": 'My call to {fn} left out the argument "{arg}". The question gives it, so the call must include it.',
+    "wrong_value": 'The value I gave "{arg}" in {fn} is not what the question asks for. I should take each '
+    "value from the question exactly, in the type the function expects.",
+    "wrong_type": 'I gave "{arg}" in {fn} a value of the wrong type. I should use the type the function\'s '
+    "parameters say.",
+    "unexpected_arg": 'I passed "{arg}" to {fn}, but that argument is not needed here. I should only pass the '
+    "arguments the question specifies.",
+    "wrong_function": "I called {fn}, which does not do what the question asks. I should pick the offered "
+    "function whose description matches the request.",
+    "wrong_count": "I made {n} call(s), but the question needs {more}. Each separate request in the question "
+    "needs its own call.",
+    "no_call": "I answered without calling a function, but one of the offered functions fits the question. "
+    "I should call it with the arguments the question gives.",
+    "should_not_call": "None of the offered functions can answer this question, yet I called {fn}. When no "
+    "function fits, the answer is [].",
+}
+
 # BFCL's parameter types as Python types (its PYTHON_TYPE_MAPPING; "any" is checked as a string).
 PY_TYPES: dict[str, type] = {
     "string": str,
@@ -127,9 +146,7 @@ def _decode_values(segment: str) -> list[Any] | str:
 def _to_call(item: Any) -> Call | None:
     if not isinstance(item, dict):
         return None
-    if (
-        isinstance(item.get("function"), dict) and "name" not in item
-    ):  # {"type": "function", "function": {...}}
+    if isinstance(item.get("function"), dict) and "name" not in item:  # {"type": "function", "function": {...}}
         item = item["function"]
     name = item.get("name")
     args = item.get("arguments", item.get("parameters", {}))
@@ -320,9 +337,7 @@ def _max_matching(ok: list[list[bool]]) -> list[int | None]:
     return by_row
 
 
-def check_bfcl(
-    functions: list[dict[str, Any]], calls: list[Call], ground_truth: list[dict[str, Any]]
-) -> Verdict:
+def check_bfcl(functions: list[dict[str, Any]], calls: list[Call], ground_truth: list[dict[str, Any]]) -> Verdict:
     """BFCL's AST check for the relevance categories: as many calls as ground-truth calls, matched one
     to one in any order."""
     if not calls:
@@ -449,14 +464,10 @@ def _bfcl_functions(functions: Any, irrelevance: bool) -> list[dict[str, Any]]:
     if not (isinstance(functions, list) and (functions or irrelevance)):
         raise _Bad("'function' must be a non-empty list")
     for f in functions:
-        if not (
-            isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("parameters"), dict)
-        ):
+        if not (isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("parameters"), dict)):
             raise _Bad("function without a name or parameters")
         params = f["parameters"]
-        if not isinstance(params.get("properties", {}), dict) or not isinstance(
-            params.get("required", []), list
-        ):
+        if not isinstance(params.get("properties", {}), dict) or not isinstance(params.get("required", []), list):
             raise _Bad("function parameters need 'properties' (object) and 'required' (list)", f["name"])
         for name, schema in params.get("properties", {}).items():
             _check_schema(schema, f"{f['name']}.{name}")
@@ -524,11 +535,7 @@ def _xlam_answers(raw: Any, tools: list[dict[str, Any]]) -> list[dict[str, Any]]
         raise _Bad("'answers' must be a list")
     params = {t["name"]: t.get("parameters", {}) for t in tools}
     for a in answers:
-        if not (
-            isinstance(a, dict)
-            and isinstance(a.get("name"), str)
-            and isinstance(a.get("arguments", {}), dict)
-        ):
+        if not (isinstance(a, dict) and isinstance(a.get("name"), str) and isinstance(a.get("arguments", {}), dict)):
             raise _Bad("an answer must be {name, arguments}")
         if a["name"] not in params:
             raise _Bad("answer calls a tool that is not offered", a["name"])
@@ -603,9 +610,7 @@ class FunctionCallingOptions(TaskOptions):
         description="'system_prompt': tools listed as JSON in a system message (works for every model); "
         "'chat_template': tools passed to the chat template's `tools` (templates that support it).",
     )
-    strict: bool = Field(
-        False, description="Reject the data on the first malformed record instead of skipping it."
-    )
+    strict: bool = Field(False, description="Reject the data on the first malformed record instead of skipping it.")
 
     @field_validator("categories")
     @classmethod
@@ -824,6 +829,33 @@ class FunctionCalling(Task):
             return []
         return [(self.messages(example), completion)]
 
+    def boost_reflections(self, example: Example, seed: int = 0) -> list[tuple[str, str]]:
+        """A plausible wrong call (the ground truth with one mistake) and a reflection that names, in words,
+        the rule the verifier says it broke, without giving away the right value."""
+        rng = random.Random(stable_hash("reflect", seed, example["id"]))
+        functions = example["functions"]
+        if example["source"] == "xlam":
+            calls = [(a["name"], dict(a["arguments"])) for a in example["answers"]]
+        else:
+            calls = [_pick_call(gt, functions) for gt in example["answers"]]
+        if not calls:  # irrelevance: the mistake is calling anyway
+            if not functions:
+                return []
+            attempt = format_calls([(functions[0]["name"], {})])
+        else:
+            attempt = format_calls(_one_mistake(calls, functions, rng))
+        verdict = self.verify(example, attempt)
+        kind, _, arg = verdict.reason.partition(":")
+        if verdict.success or kind not in REFLECTIONS:
+            return []
+        wrong = parse_calls(attempt)
+        fn = wrong[0].name if isinstance(wrong, list) and wrong else calls[0][0]
+        if arg:
+            fn = next((c.name for c in wrong if arg in c.arguments), fn) if isinstance(wrong, list) else fn
+        n = len(wrong) if isinstance(wrong, list) else 0
+        reflection = REFLECTIONS[kind].format(fn=fn, arg=arg, n=n, more="more" if n < len(calls) else "fewer")
+        return [(attempt, reflection)]
+
 
 _OMIT = object()
 
@@ -839,6 +871,41 @@ def _pick(acceptable: Any) -> Any:
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return [{k: p for k, vs in d.items() if (p := _pick(vs)) is not _OMIT} for d in value]
     return value
+
+
+def _one_mistake(calls: list[tuple[str, dict[str, Any]]], functions: list[dict[str, Any]], rng: random.Random):
+    """The calls with one typical mistake: an argument left out or wrong, another function, a call
+    missing, or no call at all."""
+    i = rng.randrange(len(calls))
+    name, args = calls[i]
+    others = [f["name"] for f in functions if f["name"] != name]
+    kinds = ["no_call"] + ["drop_arg", "change_value", "change_value"] * bool(args)
+    kinds += ["other_function"] * bool(others) + ["drop_call"] * (len(calls) > 1)
+    kind = rng.choice(kinds)
+    if kind == "no_call":
+        return []
+    if kind == "drop_call":
+        return calls[:i] + calls[i + 1 :]
+    if kind == "other_function":
+        return [*calls[:i], (rng.choice(others), args), *calls[i + 1 :]]
+    key = rng.choice(sorted(args))
+    if kind == "drop_arg":
+        changed = {k: v for k, v in args.items() if k != key}
+    else:
+        changed = {**args, key: _wrong_value(args[key])}
+    return [*calls[:i], (name, changed), *calls[i + 1 :]]
+
+
+def _wrong_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value * 2 + 1
+    if isinstance(value, str):
+        return value[: len(value) // 2] if len(value) > 3 else value + " other"
+    if isinstance(value, list):
+        return value[:-1] if len(value) > 1 else []
+    return None
 
 
 def _pick_call(gt: dict[str, Any], functions: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
