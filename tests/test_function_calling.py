@@ -545,7 +545,7 @@ def _perturbations(ex):
         return [c if j != i else (c[0], args) for j, c in enumerate(calls)]
 
     for i, (name, args) in enumerate(calls[:2]):
-        for k, v in list(args.items())[:3]:
+        for k, v in list(args.items())[:2]:
             yield "drop_arg", edit(i, {a: x for a, x in args.items() if a != k})
             yield "change_value", edit(i, {**args, k: _changed(v)})
             yield "wrong_type", edit(i, {**args, k: _retyped(v)})
@@ -603,7 +603,7 @@ def test_verifier_agrees_with_bfcl_ast_checker(bfcl, monkeypatch, capsys):
     assert total["truth"] >= 2300 and sum(total.values()) > 30_000
     assert agree["truth"] == total["truth"]
     assert {(i, k) for i, k, _, _ in disagreements} <= KNOWN_DISAGREEMENTS
-    assert rate >= 0.99997
+    assert len(disagreements) <= len(KNOWN_DISAGREEMENTS) and rate >= 0.99996
 
 
 # ---------------------------------------------------------------------------------------------
