@@ -172,8 +172,8 @@ def parse_calls(text: Any) -> list[Call] | str:
         return "too_long"
     if "<tool_call>" in text:
         segments = _TOOL_CALL.findall(text)
-    elif "```" in text:
-        segments = [m.group(1) for m in _FENCE.finditer(text)][:1]
+    elif fence := _FENCE.search(text):
+        segments = [fence.group(1)]
     else:
         segments = [text]
     values: list[Any] = []
