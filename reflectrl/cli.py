@@ -112,7 +112,8 @@ def eval_cmd(
     lm, tokenizer = load_model(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.threads)
     engine = make_engine(cfg.engine, lm, tokenizer)
     summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, eval_identity(cfg, cfg.model.name))
-    stdout.print(format_summary(summary, f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})"))
+    title = f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})"
+    stdout.print(format_summary(summary, title), markup=False)  # "[category]" rows are text, not markup
     stdout.print(f"samples: {out_dir / 'samples.jsonl'}")
 
 

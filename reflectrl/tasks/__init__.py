@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[Task]] = {}
-_BUILTIN_MODULES = ("reflectrl.tasks.countdown",)
+_BUILTIN_MODULES = ("reflectrl.tasks.countdown", "reflectrl.tasks.function_calling")
 
 
 def register_task(cls: type[Task]) -> type[Task]:
