@@ -40,9 +40,7 @@ class EngineConfig(Section):
     vllm_gpu_memory_utilization: float = Field(
         0.5, gt=0, le=1, description="vllm engine on GPU: fraction of GPU memory vLLM may use."
     )
-    vllm_enforce_eager: bool = Field(
-        True, description="vllm engine: skip graph capture/compilation (faster startup)."
-    )
+    vllm_enforce_eager: bool = Field(True, description="vllm engine: skip graph capture/compilation (faster startup).")
 
 
 class TaskConfig(Section):

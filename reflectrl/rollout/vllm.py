@@ -12,6 +12,7 @@ vLLM spawns helpers on some paths: a script that builds this engine needs an
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 from collections.abc import Iterator
@@ -67,6 +68,7 @@ class VLLMEngine(Engine):
             _cpu_env(threads or torch.get_num_threads(), kv_cache_gb)
         # In-process engine core: sync_weights passes tensors to the worker directly.
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # keep the progress bar readable
         try:
             from vllm import LLM
         except Exception as e:  # a broken install (e.g. torchvision built for another torch)
@@ -120,7 +122,7 @@ class VLLMEngine(Engine):
         greedy = sampling.temperature <= 0
         params = [
             SamplingParams(
-                n=n,
+                n=1 if greedy else n,  # vLLM refuses n > 1 for greedy; the n samples are identical anyway
                 temperature=0.0 if greedy else sampling.temperature,
                 top_p=1.0 if greedy else sampling.top_p,
                 top_k=0 if greedy or not sampling.top_k else sampling.top_k,
@@ -132,13 +134,13 @@ class VLLMEngine(Engine):
             )
             for p in range(len(prompts))
         ]
-        outputs = self.llm.generate(
-            [TokensPrompt(prompt_token_ids=list(p)) for p in prompts], params, use_tqdm=False
-        )
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts], params, use_tqdm=False)
         results: list[list[Sample]] = []
         tokens = 0
         for out in outputs:
             samples = [self._to_sample(list(c.token_ids)) for c in sorted(out.outputs, key=lambda c: c.index)]
+            if greedy:
+                samples = [copy.deepcopy(samples[0]) for _ in range(n)]
             tokens += sum(len(s.token_ids) for s in samples)
             results.append(samples)
         if on_progress:
