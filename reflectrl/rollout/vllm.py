@@ -81,6 +81,10 @@ class VLLMEngine(Engine):
         kwargs: dict[str, Any] = {}
         if on_gpu:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+        else:
+            # A prompt prefilled in chunks makes vLLM rewind its seeded generator, which CPU generators
+            # cannot do ("CPU Generator does not use offset"): prefill whole prompts on CPU.
+            kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(max_model_len, 8192))
         self.llm = LLM(
             model=model_path,
             tokenizer=model_path,
