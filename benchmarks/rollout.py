@@ -160,8 +160,7 @@ def main() -> None:
         t = _totals(mine)
         ratio = f"{t['tok_s'] / base['tok_s']:.2f}" if base else "-"
         print(
-            f"{name:8s} {t['tok_s']:8.1f} {t['seq_s']:7.2f} {ratio:>8s} "
-            f"{t['startup_s']:10.1f} {t['peak_rss_gb']:7.2f}"
+            f"{name:8s} {t['tok_s']:8.1f} {t['seq_s']:7.2f} {ratio:>8s} {t['startup_s']:10.1f} {t['peak_rss_gb']:7.2f}"
         )
         for stage in ("attempt", "reflection", "retry"):
             st = [x["stages"][stage] for x in mine]
