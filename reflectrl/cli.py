@@ -85,12 +85,15 @@ def eval_cmd(
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Sequences per generate call.")] = None,
+    engine_name: Annotated[
+        str | None, typer.Option("--engine", help="Generation engine: hf or vllm (needs vLLM installed).")
+    ] = None,
 ) -> None:
     """First try and second try after reflection, with 95% CIs; writes samples.jsonl and summary.json."""
     from reflectrl.console import out as stdout
     from reflectrl.evaluate import eval_identity, evaluate, format_summary
     from reflectrl.models import load_model
-    from reflectrl.rollout import make_engine
+    from reflectrl.rollout import check_engine, make_engine
     from reflectrl.tasks import get_task
 
     cfg = _config(
@@ -105,8 +108,10 @@ def eval_cmd(
             "eval.seed": seed,
             "episode.temperature": temperature,
             "engine.batch_size": batch_size,
+            "engine.name": engine_name,
         },
     )
+    check_engine(cfg.engine)  # before loading the model: a missing vLLM is a one-line error at once
     out_dir = out or Path(cfg.out_dir) / "eval"
     the_task = get_task(cfg.task.name, **cfg.task.options)
     lm, tokenizer = load_model(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.threads)

@@ -31,7 +31,16 @@ class ModelConfig(Section):
 
 class EngineConfig(Section):
     name: Literal["hf", "vllm"] = Field("hf", description="Generation engine: 'hf' (transformers) or 'vllm'.")
-    batch_size: int = Field(32, ge=1, description="Sequences per generate() call (hf engine).")
+    batch_size: int = Field(32, ge=1, description="Sequences decoded together (hf engine).")
+    hf_mode: Literal["fast", "naive"] = Field(
+        "fast",
+        description="hf engine: 'fast' (continuous batching, shared prefill) or 'naive' (model.generate).",
+    )
+    vllm_kv_cache_gb: float = Field(2.0, gt=0, description="vllm engine on CPU: KV cache size in GiB.")
+    vllm_gpu_memory_utilization: float = Field(
+        0.5, gt=0, le=1, description="vllm engine on GPU: fraction of GPU memory vLLM may use."
+    )
+    vllm_enforce_eager: bool = Field(True, description="vllm engine: skip graph capture/compilation (faster startup).")
 
 
 class TaskConfig(Section):

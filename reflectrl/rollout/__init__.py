@@ -9,7 +9,18 @@ from reflectrl.rollout.engine import Engine, Sample, Sampling
 if TYPE_CHECKING:
     from reflectrl.config import EngineConfig
 
-__all__ = ["Engine", "Sample", "Sampling", "make_engine"]
+__all__ = ["Engine", "Sample", "Sampling", "check_engine", "make_engine"]
+
+
+def check_engine(cfg: EngineConfig) -> None:
+    """Fail fast, before a model is loaded, when the configured engine is not installed."""
+    from reflectrl.errors import ReflectrlError
+
+    if cfg.name == "vllm":
+        from reflectrl.rollout.vllm import INSTALL_HINT, vllm_available
+
+        if not vllm_available():
+            raise ReflectrlError(INSTALL_HINT)
 
 
 def make_engine(cfg: EngineConfig, model, tokenizer) -> Engine:
@@ -19,5 +30,15 @@ def make_engine(cfg: EngineConfig, model, tokenizer) -> Engine:
     if cfg.name == "hf":
         from reflectrl.rollout.hf import HFEngine
 
-        return HFEngine(model, tokenizer, batch_size=cfg.batch_size)
-    raise ReflectrlError(f"engine {cfg.name!r} is not available in this build")
+        return HFEngine(model, tokenizer, batch_size=cfg.batch_size, mode=cfg.hf_mode)
+    if cfg.name == "vllm":
+        from reflectrl.rollout.vllm import VLLMEngine
+
+        return VLLMEngine.from_model(
+            model,
+            tokenizer,
+            kv_cache_gb=cfg.vllm_kv_cache_gb,
+            gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+            enforce_eager=cfg.vllm_enforce_eager,
+        )
+    raise ReflectrlError(f"unknown engine {cfg.name!r}")
