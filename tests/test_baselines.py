@@ -356,3 +356,65 @@ def test_eval_turns_cli_writes_all_three_metrics_per_turn(tiny_model_dir, tmp_pa
     for r in read_jsonl(out / "samples.jsonl"):
         assert len(r["turns"]) == 3 and len(r["parallel"]) == 2
         assert r["p1@tk"] == [any(t["success"] for t in r["turns"][:k]) for k in (1, 2, 3)]
+
+
+# ------------------------------------------------------------------------------------------- compare
+
+
+def test_compare_end_to_end_then_resume_is_a_no_op(tiny_model_dir, tmp_path):
+    import yaml
+
+    out = tmp_path / "cmp"
+    cfg = {
+        "out_dir": str(out),
+        "model": {"name": str(tiny_model_dir)},
+        "task": {"name": "countdown", "options": {"train_size": 60, "test_size": 8}},
+        "episode": {"max_attempt_tokens": 5, "max_reflection_tokens": 5, "max_retry_tokens": 5},
+        "eval": {"limit": 4, "chunk_size": 2},
+        "boost": {"enabled": False},
+        "mine": {"queries": 6, "samples": 2, "chunk_size": 2},
+        "train": {
+            "steps": 100, "num_generations": 2, "groups_per_step": 1, "report_to": ["none"], "save_steps": 100,
+            "budget_tokens": 30, "lr_scheduler": "constant",
+        },
+        "rise": {"rounds": 2, "turns": 2, "samples": 2, "chunk_size": 2, "batch_size": 4},
+        "compare": {"algorithms": ["reflect-prompt", "reflect-prompt:retry", "grpo", "r3", "r3-answer", "rise"]},
+    }  # fmt: skip
+    path = tmp_path / "cmp.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = runner.invoke(app, ["compare", str(path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "compare_report.json").read_text())
+    rows = {r["label"]: r for r in report["rows"]}
+    assert list(rows) == cfg["compare"]["algorithms"]
+    assert rows["rise"]["between_turns"] == "retry" and rows["grpo"]["between_turns"] == "reflect"
+    assert rows["reflect-prompt"]["generated_tokens"] == 0
+    for name in ("grpo", "r3", "r3-answer", "rise"):
+        # Every trained algorithm spent its budget (and at most a step or a chunk more).
+        assert rows[name]["generated_tokens"] >= 30, name
+        summary = rows[name]["summary"]
+        assert summary["n"] == 4 and {"p1@t3", "m1@t3", "m3@t1", "first_try", "second_try"} <= set(summary)
+    assert set(report["paired_differences"]) == set(rows) - {"reflect-prompt"}
+    md = (out / "compare.md").read_text()
+    assert "| algorithm | between turns | first try | second try | p1@t3 | m1@t3 | m3@t1 |" in md
+    for pic in ("training_curves.png", "accuracy.png"):
+        assert (out / "plots" / pic).is_file()
+    timings = json.loads((out / "timings.json").read_text())
+    assert {"mine", "train:grpo", "train:rise", "eval:rise", "eval:reflect-prompt:retry"} <= set(timings)
+    before = {p: p.read_bytes() for p in out.glob("eval/*/samples.jsonl")} | {
+        p: p.read_bytes() for p in out.glob("train/*/generated_tokens.json")
+    }
+    result = runner.invoke(app, ["compare", str(path)])
+    assert result.exit_code == 0, result.output
+    assert before == {p: p.read_bytes() for p in before}  # every stage was complete: nothing redone
+
+
+def test_compare_refuses_unknown_algorithms_and_missing_budget(tmp_path):
+    from reflectrl.compare import entries, run_compare
+
+    with pytest.raises(Exception, match="unknown algorithm 'ppo'"):
+        entries(load_config(None, ["compare.algorithms=[r3, ppo]"]))
+    with pytest.raises(Exception, match="mode after ':'"):
+        entries(load_config(None, ["compare.algorithms=[r3:think]"]))
+    with pytest.raises(Exception, match="budget_tokens"):
+        run_compare(load_config(None, [f"out_dir={tmp_path}"]))
