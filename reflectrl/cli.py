@@ -88,8 +88,14 @@ def eval_cmd(
     engine_name: Annotated[
         str | None, typer.Option("--engine", help="Generation engine: hf or vllm (needs vLLM installed).")
     ] = None,
+    turns: Annotated[
+        int | None, typer.Option(help="K sequential attempts (no oracle): p1@tk, m1@tk and mk@t1 for k <= K.")
+    ] = None,
+    between_turns: Annotated[
+        str | None, typer.Option(help="With --turns: 'reflect' (R3) or 'retry' (RISE's plain retry message).")
+    ] = None,
 ) -> None:
-    """First try and second try after reflection, with 95% CIs; writes samples.jsonl and summary.json."""
+    """First/second try after reflection (with --turns K: p1@tk, m1@tk, mk@t1), 95% CIs; samples.jsonl, summary.json."""
     from reflectrl.console import out as stdout
     from reflectrl.evaluate import eval_identity, evaluate, format_summary
     from reflectrl.models import load_model
@@ -109,6 +115,8 @@ def eval_cmd(
             "episode.temperature": temperature,
             "engine.batch_size": batch_size,
             "engine.name": engine_name,
+            "eval.turns": turns,
+            "episode.between_turns": between_turns,
         },
     )
     check_engine(cfg.engine)  # before loading the model: a missing vLLM is a one-line error at once
@@ -181,13 +189,15 @@ def train(
     model: ModelOpt = None,
     task: TaskOpt = None,
     task_opt: TaskOptsOpt = None,
-    algorithm: Annotated[str | None, typer.Option(help="r3 or r3-answer.")] = None,
+    algorithm: Annotated[
+        str | None, typer.Option(help="r3, r3-answer, grpo, rise or reflect-prompt (see reflectrl/train/).")
+    ] = None,
     failures: Annotated[Path | None, typer.Option(help="failures.jsonl from `reflectrl mine`.")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
     out: OutOpt = None,
 ) -> None:
-    """Train on the dataset of failures (R3: GRPO rewarding only the reflection)."""
+    """Train from mined data: r3 on the failures; grpo and rise on every mined query (mined.jsonl)."""
     from reflectrl.console import out as stdout
     from reflectrl.jsonl import read_jsonl
     from reflectrl.pipeline import load
@@ -204,7 +214,11 @@ def train(
         raise ReflectrlError(f"{folder} already has checkpoints: pass --resume to continue, or choose another --out")
     the_task = get_task(cfg.task.name, **cfg.task.options)
     records = read_jsonl(failures_file)
-    queries = list({r["query_id"]: r["example"] for r in records}.values())
+    mined = failures_file.parent / "mined.jsonl"
+    if mined.is_file():  # every mined query, solved or not (grpo, rise)
+        queries = [r["example"] for r in read_jsonl(mined)]
+    else:
+        queries = list({r["query_id"]: r["example"] for r in records}.values())
     lm, tokenizer = load(cfg, cfg.model.name)
     final = get_algorithm(cfg.train.algorithm)(lm, tokenizer, the_task, records, queries, cfg, folder, resume)
     stdout.print(f"trained model: {final}")
@@ -224,6 +238,22 @@ def run(
     run_pipeline(cfg)
     stdout.print((Path(cfg.out_dir) / "report.md").read_text().split("## All measurements")[0])
     stdout.print(f"report: {Path(cfg.out_dir) / 'report.html'}")
+
+
+@app.command()
+def compare(
+    config: Annotated[Path, typer.Argument(help="YAML run config with a compare section, e.g. configs/compare.yaml.")],
+    sets: SetOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Every algorithm from the same starting model at the same token budget, evaluated over K turns (resumable)."""
+    from reflectrl.compare import run_compare
+    from reflectrl.console import out as stdout
+
+    cfg = _config(config, sets, **{"model.name": model})
+    run_compare(cfg)
+    stdout.print((Path(cfg.out_dir) / "compare.md").read_text().split("## Plots")[0])
+    stdout.print(f"report: {Path(cfg.out_dir) / 'compare.html'}")
 
 
 @app.command()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reflectrl.errors import ReflectrlError
 from reflectrl.rollout.engine import Sampling
-from reflectrl.rollout.episode import REFLECTION_PROMPT, RETRY_PROMPT, EpisodePrompts
+from reflectrl.rollout.episode import REFLECTION_PROMPT, RETRY_MESSAGE, RETRY_PROMPT, EpisodePrompts
 
 
 class Section(BaseModel):
@@ -56,6 +56,14 @@ class EpisodeConfig(Section):
     max_attempt_tokens: int = Field(128, ge=1, description="New tokens for an attempt (first try).")
     max_reflection_tokens: int = Field(128, ge=1, description="New tokens for a reflection.")
     max_retry_tokens: int = Field(128, ge=1, description="New tokens for the retry (second try).")
+    between_turns: Literal["reflect", "retry"] = Field(
+        "reflect",
+        description="Multi-turn eval (eval.turns): between attempts, 'reflect' (R3: reflection request, reflection, "
+        "retry prompt) or 'retry' (RISE: only the generic episode.retry_message).",
+    )
+    retry_message: str = Field(
+        RETRY_MESSAGE, description="RISE's generic user turn after an attempt (between_turns=retry, RISE training)."
+    )
 
     def prompts(self) -> EpisodePrompts:
         return EpisodePrompts(reflection=self.reflection_prompt, retry=self.retry_prompt)
@@ -75,6 +83,12 @@ class EvalConfig(Section):
     chunk_size: int = Field(64, ge=1, description="Problems per resumable chunk written to samples.jsonl.")
     shipped: bool = Field(False, description="In `run`, also evaluate the model before the warm-up (boost).")
     seed: int = Field(0, description="Sampling seed.")
+    turns: int | None = Field(
+        None,
+        ge=2,
+        description="K sequential attempts per problem (no oracle), reporting p1@tk, m1@tk and mk@t1 for k <= K; "
+        "None: the two-attempt evaluation (first try, second try after reflection).",
+    )
 
 
 class LoraSettings(Section):
@@ -158,6 +172,42 @@ class TrainConfig(Section):
     save_steps: int = Field(10, ge=1, description="Checkpoint every N steps (resume point after a kill).")
     report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none'.")
     seed: int = Field(0, description="Data order and sampling seed.")
+    budget_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Stop once the policy has generated this many tokens in training rollouts (the equal-budget unit "
+        "of `reflectrl compare`); None: train.steps (rise: rise.rounds) alone decide.",
+    )
+
+
+class RiseConfig(Section):
+    """RISE (Qu et al. 2024): multi-turn on-policy rollouts, best-of-N per turn, reward-weighted regression.
+    Shares train.{precision, lora, gradient_checkpointing, max_grad_norm, warmup_ratio, report_to, save_steps,
+    seed, temperature, top_p, budget_tokens} with the other algorithms."""
+
+    turns: int = Field(3, ge=1, description="T: attempts per rollout; each later turn sees all earlier attempts.")
+    samples: int = Field(4, ge=1, description="N: samples per turn; the best one is the turn's training target.")
+    rounds: int = Field(2, ge=1, description="Iterations of collect (with the current model) -> train.")
+    queries_per_round: int | None = Field(
+        None, ge=1, description="Train queries rolled out per round (cycling through them); None: all."
+    )
+    tau: float = Field(0.4, gt=0, description="Weight of a trained turn = exp(reward / tau) (RISE's code: 0.4).")
+    learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate of each round's weighted SFT.")
+    lr_scheduler: str = Field("constant", description="transformers scheduler name, per round.")
+    epochs: float = Field(1.0, gt=0, description="Passes over a round's collected data.")
+    batch_size: int = Field(8, ge=1, description="Sequences per device per step.")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
+    max_length: int = Field(1024, ge=16, description="Longest training sequence; longer rows are dropped (counted).")
+    chunk_size: int = Field(16, ge=1, description="Queries per resumable collection chunk.")
+
+
+class CompareConfig(Section):
+    algorithms: list[str] = Field(
+        ["reflect-prompt", "grpo", "r3", "r3-answer", "rise"],
+        description="Algorithms trained from the same starting model at the same train.budget_tokens; 'name:mode' "
+        "evaluates with episode.between_turns=mode (default: retry for rise, reflect for the others).",
+    )
+    turns: int = Field(3, ge=2, description="K of the multi-turn evaluation of every algorithm.")
 
 
 class ForgettingConfig(Section):
@@ -185,6 +235,8 @@ class RunConfig(Section):
     mine: MineConfig = Field(default_factory=MineConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     forgetting: ForgettingConfig = Field(default_factory=ForgettingConfig)
+    rise: RiseConfig = Field(default_factory=RiseConfig)
+    compare: CompareConfig = Field(default_factory=CompareConfig)
 
 
 def _error_line(source: str, e: ValidationError) -> str:

@@ -1,4 +1,6 @@
 """Two-attempt evaluation: first try, second try after reflection, and the "just resample" baseline.
+With ``eval.turns = K``: K sequential attempts (no oracle) and RISE's metrics p1@tk, m1@tk, mk@t1 for k <= K
+(see ``rollout.episode.run_turns``), next to the same two-attempt columns.
 
 Writes ``samples.jsonl`` (one line per problem, appended chunk by chunk, so a killed evaluation
 resumes where it stopped) and ``summary.json``.
@@ -16,7 +18,7 @@ from reflectrl.console import info, progress
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
 from reflectrl.rollout.engine import Engine
-from reflectrl.rollout.episode import run_episodes
+from reflectrl.rollout.episode import run_episodes, run_turns
 from reflectrl.stats import rate
 from reflectrl.tasks import Task
 from reflectrl.tasks.base import stable_hash
@@ -64,18 +66,33 @@ def evaluate(
             chunk = examples[start : start + eval_cfg.chunk_size]
             if all(ex["id"] in done for ex in chunk):
                 continue
-            records = run_episodes(
-                engine,
-                task,
-                chunk,
-                episode.prompts(),
-                episode.sampling("attempt"),
-                episode.sampling("reflection"),
-                episode.sampling("retry"),
-                seed=stable_hash(eval_cfg.seed, chunk[0]["id"]) % 2**31,
-                resample=eval_cfg.resample,
-                on_progress=on_batch,
-            )
+            samplings = (episode.sampling("attempt"), episode.sampling("reflection"), episode.sampling("retry"))
+            seed = stable_hash(eval_cfg.seed, chunk[0]["id"]) % 2**31
+            if eval_cfg.turns is None:
+                records = run_episodes(
+                    engine,
+                    task,
+                    chunk,
+                    episode.prompts(),
+                    *samplings,
+                    seed=seed,
+                    resample=eval_cfg.resample,
+                    on_progress=on_batch,
+                )
+            else:
+                records = run_turns(
+                    engine,
+                    task,
+                    chunk,
+                    episode.prompts(),
+                    *samplings,
+                    turns=eval_cfg.turns,
+                    between=episode.between_turns,
+                    retry_message=episode.retry_message,
+                    parallel=max(eval_cfg.turns, 2 if eval_cfg.resample else 1),
+                    seed=seed,
+                    on_progress=on_batch,
+                )
             missing = [r for r in records if r["id"] not in done]
             writer.write_many(missing)
             bar.advance(job, len(missing))
@@ -90,11 +107,16 @@ def evaluate(
 
 def eval_identity(cfg, model_name: str) -> dict[str, Any]:
     """What makes two evaluations comparable: resuming into a folder requires the same identity."""
+    # The multi-turn settings only join the identity when used, so two-attempt folders written before they
+    # existed still resume.
+    multi = cfg.eval.turns is not None
     return {
         "model": model_name,
         "task": cfg.task.model_dump(mode="json"),
-        "episode": cfg.episode.model_dump(mode="json"),
-        "eval": cfg.eval.model_dump(mode="json", exclude={"limit", "chunk_size", "shipped"}),
+        "episode": cfg.episode.model_dump(mode="json", exclude=None if multi else {"between_turns", "retry_message"}),
+        "eval": cfg.eval.model_dump(
+            mode="json", exclude={"limit", "chunk_size", "shipped", *([] if multi else ["turns"])}
+        ),
     }
 
 
@@ -135,6 +157,21 @@ def _metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
         m["resample_after_failure"] = rate([r["resample_success"] for r in failed]).as_dict()
     lengths = [r["reflection_tokens"] for r in failed if "reflection_tokens" in r]
     m["mean_reflection_tokens"] = sum(lengths) / len(lengths) if lengths else None
+    if records and "p1@tk" in records[0]:
+        m.update(multi_turn_metrics(records))
+    return m
+
+
+def multi_turn_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``p1@t{k}``, ``m1@t{k}`` and ``m{k}@t1`` for every k the records have, with 95% Wilson intervals."""
+    turns = min(len(r["p1@tk"]) for r in records)
+    par = min(len(r["mk@t1"]) for r in records)
+    m: dict[str, Any] = {"turns": turns, "between_turns": records[0].get("between_turns")}
+    for k in range(1, turns + 1):
+        m[f"p1@t{k}"] = rate([r["p1@tk"][k - 1] for r in records]).as_dict()
+        m[f"m1@t{k}"] = rate([r["m1@tk"][k - 1] for r in records]).as_dict()
+    for k in range(1, par + 1):
+        m[f"m{k}@t1"] = rate([r["mk@t1"][k - 1] for r in records]).as_dict()
     return m
 
 
@@ -152,6 +189,14 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
     lines.append(f"  retry success after a failure  {show(summary['retry_after_failure'])}")
     if "resample_after_failure" in summary:
         lines.append(f"  resample success after failure {show(summary['resample_after_failure'])}")
+    if "turns" in summary:
+        lines.append(
+            f"  per turn k, {summary['turns']} sequential attempts ({summary['between_turns']} between turns):"
+        )
+        lines.append(f"    {'k':>2}  {'p1@tk (oracle)':<34}{'m1@tk (majority, no oracle)':<34}mk@t1 (parallel)")
+        for k in range(1, summary["turns"] + 1):
+            mk = show(summary[f"m{k}@t1"]) if f"m{k}@t1" in summary else "n/a"
+            lines.append(f"    {k:>2}  {show(summary[f'p1@t{k}']):<34}{show(summary[f'm1@t{k}']):<34}{mk}")
     for cat, m in summary.get("by_category", {}).items():
         lines.append(f"  [{cat}] first {show(m['first_try'])}  second {show(m['second_try'])}")
     return "\n".join(lines)

@@ -19,6 +19,8 @@ REFLECTION_PROMPT = (
     "explanation that will help you do better next time."
 )
 RETRY_PROMPT = "Try again.\n\n{question}"
+# RISE's generic feedback between turns: it says only that the answer was wrong, nothing about why.
+RETRY_MESSAGE = "Your answer is incorrect. Please try again."
 
 
 @dataclass(frozen=True)
@@ -97,4 +99,123 @@ def run_episodes(
         r["second_try"] = r["attempt_success"] or bool(r.get("retry_success"))
         if resample:
             r["resample_second_try"] = r["attempt_success"] or r["resample_success"]
+    return records
+
+
+def answer_key(task: Task, example: Example, completion: str) -> str | None:
+    """The task's canonical answer for majority votes; tasks without one vote on whitespace-normalised text."""
+    if type(task).answer_key is Task.answer_key:
+        return " ".join(completion.split()) or None
+    return task.answer_key(example, completion)
+
+
+def majority_success(keys: list[str | None], successes: list[bool]) -> bool:
+    """Whether the majority answer is correct. Answers with no key (no answer at all) do not vote; a tie goes
+    to the answer whose latest vote is latest (for sequential turns: the model's most recent word). A key counts
+    as correct when the verifier accepted an answer with that key."""
+    counts: dict[str, int] = {}
+    last: dict[str, int] = {}
+    correct: dict[str, bool] = {}
+    for i, (key, ok) in enumerate(zip(keys, successes, strict=True)):
+        if key is None:
+            continue
+        counts[key] = counts.get(key, 0) + 1
+        last[key] = i
+        correct[key] = correct.get(key, False) or ok
+    if not counts:
+        return False
+    return correct[max(counts, key=lambda k: (counts[k], last[k]))]
+
+
+def run_turns(
+    engine: Engine,
+    task: Task,
+    examples: list[Example],
+    prompts: EpisodePrompts,
+    attempt: Sampling,
+    reflection: Sampling,
+    retry: Sampling,
+    *,
+    turns: int,
+    between: str = "reflect",
+    retry_message: str = RETRY_MESSAGE,
+    parallel: int = 1,
+    seed: int = 0,
+    on_progress: ProgressFn | None = None,
+) -> list[dict[str, Any]]:
+    """``turns`` sequential attempts per example with no oracle: every attempt is followed by the next turn
+    whether it was right or not (a reflection + retry prompt, or only ``retry_message``), and ``parallel``
+    independent first attempts (sample 0 is turn 1). Per k <= turns each record gets
+
+    - ``p1@tk``: some attempt among the first k succeeded (an oracle that stops at the first success sees
+      exactly this, because the feedback between turns never depends on the answer);
+    - ``m1@tk``: the majority answer of the first k sequential attempts is correct;
+    - ``mk@t1``: the majority answer of k parallel first attempts is correct (when ``parallel`` >= k).
+
+    Records also carry the two-attempt fields (attempt, resample, reflection/retry after a failed attempt,
+    first_try, second_try), so ``evaluate.summarize`` and the run report read them unchanged."""
+    tok = engine.tokenizer
+    contexts = [attempt_prompt(engine, task, ex) for ex in examples]
+    firsts = engine.generate(contexts, max(parallel, 1), attempt, seed=seed, on_progress=on_progress)
+
+    def verdict(ex: Example, sample: Sample) -> dict[str, Any]:
+        v = task.verify(ex, sample.text)
+        key = answer_key(task, ex, sample.text)
+        return {"answer": sample.text, "success": v.success, "reason": v.reason, "key": key}
+
+    history = [[{**verdict(ex, s[0]), "tokens": len(s[0].token_ids)}] for ex, s in zip(examples, firsts, strict=True)]
+    current = [s[0] for s in firsts]
+    for t in range(2, turns + 1):
+        reflections: list[Sample | None] = [None] * len(examples)
+        if between == "reflect":
+            ctx = [continue_chat(tok, c, s, prompts.reflection) for c, s in zip(contexts, current, strict=True)]
+            reflections = [
+                r[0] for r in engine.generate(ctx, 1, reflection, seed=seed + 2 * t - 3, on_progress=on_progress)
+            ]
+            contexts = [
+                continue_chat(tok, c, r, prompts.retry.format(question=task.question(ex)))
+                for c, r, ex in zip(ctx, reflections, examples, strict=True)
+            ]
+        elif between == "retry":
+            contexts = [continue_chat(tok, c, s, retry_message) for c, s in zip(contexts, current, strict=True)]
+        else:
+            raise ValueError(f"between must be 'reflect' or 'retry', got {between!r}")
+        current = [r[0] for r in engine.generate(contexts, 1, retry, seed=seed + 2 * t - 2, on_progress=on_progress)]
+        for h, ex, s, r in zip(history, examples, current, reflections, strict=True):
+            turn = {**verdict(ex, s), "tokens": len(s.token_ids)}
+            if r is not None:
+                turn.update(reflection=r.text, reflection_tokens=len(r.token_ids))
+            h.append(turn)
+
+    records: list[dict[str, Any]] = []
+    for ex, samples, h in zip(examples, firsts, history, strict=True):
+        par = [h[0]] + [verdict(ex, s) for s in samples[1:]]
+        rec: dict[str, Any] = {
+            "id": ex["id"],
+            "category": task.category(ex),
+            "prompt": task.messages(ex),
+            "attempt": h[0]["answer"],
+            "attempt_success": h[0]["success"],
+            "attempt_reason": h[0]["reason"],
+            "attempt_tokens": h[0]["tokens"],
+        }
+        if len(par) > 1:
+            rec.update(resample=par[1]["answer"], resample_success=par[1]["success"], resample_reason=par[1]["reason"])
+        if not h[0]["success"] and len(h) > 1:  # as in the two-attempt record: the turn after a failed attempt
+            if "reflection" in h[1]:
+                rec.update(reflection=h[1]["reflection"], reflection_tokens=h[1]["reflection_tokens"])
+            rec.update(retry=h[1]["answer"], retry_success=h[1]["success"], retry_reason=h[1]["reason"])
+        rec["first_try"] = h[0]["success"]
+        rec["second_try"] = any(x["success"] for x in h[:2])
+        if len(par) > 1:
+            rec["resample_second_try"] = par[0]["success"] or par[1]["success"]
+        rec["turns"] = h
+        rec["parallel"] = par[1:]
+        rec["between_turns"] = between
+        keys, oks = [x["key"] for x in h], [x["success"] for x in h]
+        rec["p1@tk"] = [any(oks[:k]) for k in range(1, len(h) + 1)]
+        rec["m1@tk"] = [majority_success(keys[:k], oks[:k]) for k in range(1, len(h) + 1)]
+        pkeys, poks = [x["key"] for x in par], [x["success"] for x in par]
+        rec["mk@t1"] = [majority_success(pkeys[:k], poks[:k]) for k in range(1, len(par) + 1)]
+        records.append(rec)
     return records

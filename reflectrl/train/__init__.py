@@ -16,7 +16,14 @@ from reflectrl.errors import ReflectrlError
 ALGORITHMS: dict[str, str] = {
     "r3": "reflectrl.train.r3:train_r3",
     "r3-answer": "reflectrl.train.r3:train_r3_answer",
+    "grpo": "reflectrl.train.grpo:train_grpo",
+    "rise": "reflectrl.train.rise:train_rise",
+    "reflect-prompt": "reflectrl.train.reflect_prompt:train_reflect_prompt",
 }
+
+# What comes between sequential attempts when an algorithm's model is evaluated over several turns
+# (episode.between_turns): RISE is trained on a plain retry message, every other one meets a reflection.
+BETWEEN_TURNS: dict[str, str] = {"rise": "retry"}
 
 
 def get_algorithm(name: str) -> Callable:

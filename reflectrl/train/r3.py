@@ -76,6 +76,7 @@ class ReflectRetryRollout:
         self.reflection_sampling = Sampling(episode.max_reflection_tokens, cfg.temperature, cfg.top_p)
         self.retry_sampling = Sampling(episode.max_retry_tokens, cfg.temperature, cfg.top_p)
         self.engine: Engine | None = None
+        self.generated_tokens = 0  # everything sampled, for train.budget_tokens
 
     def __call__(self, prompts: list[list[dict[str, str]]], trainer) -> dict[str, list]:
         from reflectrl.rollout import make_engine
@@ -97,7 +98,8 @@ class ReflectRetryRollout:
         sizes = {n for _, n in groups}
         if len(sizes) != 1:
             raise RuntimeError(f"expected groups of equal size (num_generations), got sizes {sorted(sizes)}")
-        contexts = [encode_chat(tok, p) for p, _ in groups]
+        # With the task's tools, as the failed attempt was sampled (function calling needs its schemas).
+        contexts = [encode_chat(tok, p, self.task.tools(self.examples[prompt_key(p)])) for p, _ in groups]
         samples = self.engine.generate(contexts, sizes.pop(), self.reflection_sampling, seed=seed)
         reflections = [s for group in samples for s in group]
         prompt_ids = [ctx for ctx, (_, n) in zip(contexts, groups, strict=True) for _ in range(n)]
@@ -110,6 +112,7 @@ class ReflectRetryRollout:
             retry_contexts.append(ctx + refl.token_ids + glue)
         retries = [s[0] for s in self.engine.generate(retry_contexts, 1, self.retry_sampling, seed=seed + 1)]
         success = [self.task.verify(ex, r.text).success for ex, r in zip(examples, retries, strict=True)]
+        self.generated_tokens += sum(len(s.token_ids) for s in [*reflections, *retries])
 
         completion_ids, env_mask = [], []
         for refl, glue, retry, ok in zip(reflections, glues, retries, success, strict=True):

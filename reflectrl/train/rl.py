@@ -74,7 +74,7 @@ def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int):
 
 
 def make_trainer(
-    model, tokenizer, rows, rollout_func, reward_funcs, cfg: TrainConfig, out: Path, max_completion_length
+    model, tokenizer, rows, rollout_func, reward_funcs, cfg: TrainConfig, out: Path, max_completion_length, callbacks=()
 ):
     from datasets import Dataset
     from trl import GRPOTrainer
@@ -89,7 +89,7 @@ def make_trainer(
         processing_class=tokenizer,
         rollout_func=rollout_func,
         peft_config=cfg.lora.peft_config() if cfg.lora.enabled else None,
-        callbacks=[MetricsFile(out / "metrics.jsonl")],
+        callbacks=[*callbacks, MetricsFile(out / "metrics.jsonl")],
     )
 
 
@@ -105,8 +105,13 @@ def run_grpo(
     resume: bool = True,
 ) -> Path:
     """Train with GRPO and save the final HF model folder under ``out_dir/model``."""
+    from reflectrl.train.budget import TokenBudget
+
     out = Path(out_dir)
-    trainer = make_trainer(model, tokenizer, rows, rollout_func, reward_funcs, cfg, out, max_completion_length)
+    callbacks = [TokenBudget(rollout_func, cfg.budget_tokens, out / "generated_tokens.json")]
+    trainer = make_trainer(
+        model, tokenizer, rows, rollout_func, reward_funcs, cfg, out, max_completion_length, callbacks
+    )
     trainer.train(resume_from_checkpoint=last_checkpoint(out / "checkpoints") if resume else None)
     final = save_final_model(trainer, tokenizer, final_model_dir(out))
     (out / "train_state.json").write_text(json.dumps({"global_step": trainer.state.global_step}))

@@ -1,0 +1,323 @@
+"""RISE: Recursive IntroSpEction (Qu, Zhang, Garg, Kumar; NeurIPS 2024), the self-distillation variant.
+
+Each round:
+
+1. *Collect* with the current model. Per train query, a multi-turn rollout of up to ``rise.turns`` turns:
+   turn 1 is the query; turn t+1 is the whole conversation so far plus the generic
+   ``episode.retry_message`` ("that is incorrect, try again": no hint of what is wrong). At each turn N =
+   ``rise.samples`` responses are drawn and the best one (the first correct, else the first sample) is
+   that turn's training target. The rollout goes on with the on-policy sample (which, when it goes on,
+   is wrong, like every other sample of that turn) and stops at the first turn solved, so no rollout ever
+   gets worse in a later turn.
+2. *Train* by reward-weighted regression: SFT on every collected (conversation so far -> target), where
+   only the target's tokens carry loss (earlier turns and feedback are context), each weighted by
+   ``exp(r / tau)``: with the binary reward a correct target weighs exp(1/0.4) ~= 12.2 and a wrong one 1.
+   Wrong targets are trained too, as in RISE (it learns from both good and bad parts of rollouts).
+
+The loss of a batch is sum_i w_i * sum_t nll_it / (number of trained tokens), as in the reference RWR
+trainer (a mean over tokens; the weights scale, they are not renormalised per batch).
+
+``train.budget_tokens`` is split evenly over the rounds: round i collects chunks of queries until the
+tokens generated so far reach (i + 1) / rounds of the budget (one chunk at least; so the budget can be
+overshot by up to a chunk's tokens, and the tokens actually generated are what gets reported).
+Everything is resumable: collected rollouts are appended per chunk of queries, each round's training
+checkpoints, and a round whose model exists is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import Trainer
+
+from reflectrl.config import RiseConfig, RunConfig
+from reflectrl.console import info
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text, read_jsonl
+from reflectrl.rollout.engine import Engine, Sampling
+from reflectrl.rollout.episode import attempt_prompt, continue_chat
+from reflectrl.tasks import Example, Task
+from reflectrl.tasks.base import stable_hash
+from reflectrl.train.common import final_model_dir, last_checkpoint, precision_flags, save_final_model
+
+IGNORE = -100
+
+
+def rwr_weight(reward: float, tau: float) -> float:
+    return math.exp(reward / tau)
+
+
+def collect(
+    engine: Engine,
+    task: Task,
+    queries: list[Example],
+    retry_message: str,
+    cfg: RiseConfig,
+    sampling: Sampling,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """One multi-turn rollout per query, batched across queries turn by turn. Returns one record per query:
+    its training rows (one per turn reached), the tokens generated, and each turn's sampled success rate."""
+    tok = engine.tokenizer
+    states = [attempt_prompt(engine, task, q) for q in queries]
+    records: list[dict[str, Any]] = [{"id": q["id"], "tokens": 0, "rows": [], "sampled_success": []} for q in queries]
+    active = list(range(len(queries)))
+    for turn in range(1, cfg.turns + 1):
+        if not active:
+            break
+        outputs = engine.generate([states[i] for i in active], cfg.samples, sampling, seed=seed + turn)
+        still = []
+        for i, samples in zip(active, outputs, strict=True):
+            oks = [task.verify(queries[i], s.text).success for s in samples]
+            best = oks.index(True) if any(oks) else 0
+            reward = float(oks[best])
+            rec = records[i]
+            rec["tokens"] += sum(len(s.token_ids) for s in samples)
+            rec["sampled_success"].append(sum(oks) / len(oks))
+            rec["rows"].append(
+                {
+                    "turn": turn,
+                    "context_ids": states[i],
+                    "target_ids": samples[best].token_ids,
+                    "target": samples[best].text,
+                    "reward": reward,
+                    "weight": rwr_weight(reward, cfg.tau),
+                }
+            )
+            if not oks[best] and turn < cfg.turns:
+                # Continue on-policy: the learner's own (wrong) sample stays in the conversation.
+                states[i] = continue_chat(tok, states[i], samples[0], retry_message)
+                still.append(i)
+        active = still
+    return records
+
+
+def training_rows(records: list[dict[str, Any]], max_length: int) -> tuple[list[dict[str, Any]], int]:
+    """Tokenized SFT rows: the conversation so far is context (label -100), the target is trained."""
+    rows, dropped = [], 0
+    for rec in records:
+        for r in rec["rows"]:
+            ids = r["context_ids"] + r["target_ids"]
+            if len(ids) > max_length:
+                dropped += 1
+                continue
+            labels = [IGNORE] * len(r["context_ids"]) + r["target_ids"]
+            rows.append({"input_ids": ids, "labels": labels, "weight": r["weight"]})
+    return rows, dropped
+
+
+def collate(pad_id: int):
+    def fn(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        width = max(len(b["input_ids"]) for b in batch)
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+        for i, b in enumerate(batch):
+            n = len(b["input_ids"])
+            input_ids[i, :n] = torch.tensor(b["input_ids"])
+            attention[i, :n] = 1
+            labels[i, :n] = torch.tensor(b["labels"])
+        weight = torch.tensor([float(b["weight"]) for b in batch])
+        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels, "weight": weight}
+
+    return fn
+
+
+def rwr_loss(model, input_ids, attention_mask, labels, weight) -> torch.Tensor:
+    """sum_i w_i * sum_t nll_it over trained tokens, divided by the number of trained tokens. The LM head
+    runs only from the first trained position on (on a CPU the full-vocabulary head over every context
+    position is a large share of a step)."""
+    targets = labels[:, 1:]
+    trained = targets != IGNORE
+    if not trained.any():
+        raise ReflectrlError("a RISE batch has no trained tokens")
+    start = int(trained.any(0).nonzero()[0])
+    logits = model(
+        input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=input_ids.shape[1] - start
+    ).logits[:, :-1]
+    targets, trained = targets[:, start:], trained[:, start:]
+    nll = F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE, reduction="none"
+    ).view_as(targets)
+    weighted = nll * weight.to(nll.dtype)[:, None] * trained
+    return weighted.sum() / trained.sum()
+
+
+class RewardWeightedTrainer(Trainer):
+    """transformers' Trainer with RISE's reward-weighted regression loss (a ``weight`` column per row)."""
+
+    loss_is_scaled_for_ga = False  # a per-micro-batch mean: the Trainer divides by the accumulation steps
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss = rwr_loss(model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"], inputs["weight"])
+        return (loss, None) if return_outputs else loss
+
+
+def make_rwr_trainer(model, tokenizer, rows: list[dict[str, Any]], cfg: RunConfig, out: Path):
+    from datasets import Dataset
+    from transformers import TrainingArguments
+
+    from reflectrl.train.rl import MetricsFile
+
+    rc, tc = cfg.rise, cfg.train
+    args = TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=rc.epochs,
+        per_device_train_batch_size=rc.batch_size,
+        gradient_accumulation_steps=rc.gradient_accumulation_steps,
+        learning_rate=rc.learning_rate,
+        lr_scheduler_type=rc.lr_scheduler,
+        warmup_steps=tc.warmup_ratio,
+        weight_decay=0.0,
+        max_grad_norm=tc.max_grad_norm,
+        gradient_checkpointing=tc.gradient_checkpointing,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=tc.save_steps,
+        save_total_limit=2,
+        report_to=tc.report_to,
+        seed=tc.seed,
+        data_seed=tc.seed,
+        remove_unused_columns=False,  # keeps the weight column
+        label_names=["labels"],
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        **precision_flags(tc.precision, model),
+    )
+    if tc.lora.enabled:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, tc.lora.peft_config())
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return RewardWeightedTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        data_collator=collate(pad_id),
+        callbacks=[MetricsFile(out / "metrics.jsonl")],
+    )
+
+
+def round_queries(queries: list[Example], cfg: RiseConfig, round_index: int, seed: int) -> list[Example]:
+    """Round i rolls out the next ``queries_per_round`` queries of a seeded order, cycling (distinct within a round)."""
+    order = list(queries)
+    random.Random(stable_hash("rise-order", seed)).shuffle(order)
+    per = min(cfg.queries_per_round or len(order), len(order))
+    start = round_index * per
+    return [order[(start + j) % len(order)] for j in range(per)]
+
+
+def collect_round(engine, task, queries, cfg: RunConfig, path: Path, round_index: int, spent: int, stop_at):
+    """Collect into ``path`` chunk by chunk (resumable), until the queries are done or the tokens generated so
+    far reach ``stop_at``. Returns this round's records and the updated token count."""
+    rc = cfg.rise
+    sampling = Sampling(cfg.episode.max_attempt_tokens, cfg.train.temperature, cfg.train.top_p)
+    done = {r["id"]: r for r in read_jsonl(path, repair=True)}
+    records: list[dict[str, Any]] = []
+    with JsonlWriter(path) as writer:
+        for start in range(0, len(queries), rc.chunk_size):
+            chunk = queries[start : start + rc.chunk_size]
+            if all(q["id"] in done for q in chunk):
+                got = [done[q["id"]] for q in chunk]
+            elif stop_at is not None and spent >= stop_at and records:  # every round collects one chunk at least
+                break
+            else:
+                seed = stable_hash("rise", cfg.train.seed, round_index, chunk[0]["id"]) % 2**31
+                got = collect(engine, task, chunk, cfg.episode.retry_message, rc, sampling, seed)
+                writer.write_many([r for r in got if r["id"] not in done])
+            records += got
+            spent += sum(r["tokens"] for r in got)
+    return records, spent
+
+
+def _link_copy(src: Path, dst: Path) -> None:
+    """``dst`` as a copy of the model folder ``src`` made of hard links (no extra disk), written atomically."""
+    tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
+    try:
+        shutil.rmtree(tmp)
+        shutil.copytree(src, tmp, copy_function=os.link)
+        if dst.exists():
+            shutil.rmtree(dst)
+        os.rename(tmp, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _round_metrics(round_index: int, records, spent: int, steps_before: int, trainer_log: list[dict]) -> list[dict]:
+    rows = [r for rec in records for r in rec["rows"]]
+    first = [rec["sampled_success"][0] for rec in records if rec["sampled_success"]]
+    sampled = [x for rec in records for x in rec["sampled_success"]]
+    point = {
+        "step": steps_before,
+        "round": round_index,
+        "generated_tokens": spent,
+        "reward": sum(sampled) / len(sampled) if sampled else 0.0,  # success of the sampled responses
+        "turn1_success": sum(first) / len(first) if first else 0.0,
+        "best_of_n_success": sum(r["reward"] for r in rows) / len(rows) if rows else 0.0,
+        "rollout_turns": len(rows) / len(records) if records else 0.0,
+    }
+    logged = [
+        {**m, "step": steps_before + m["step"], "round": round_index, "generated_tokens": spent} for m in trainer_log
+    ]
+    return [point, *logged]
+
+
+def train_rise(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
+    """RISE rounds (collect with the current model -> reward-weighted SFT) on the train queries; ``failures``
+    are not used. Saves the last round's model as ``out_dir/model``."""
+    from reflectrl.models import load_model
+    from reflectrl.rollout import make_engine
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rc, budget = cfg.rise, cfg.train.budget_tokens
+    if not queries:
+        raise ReflectrlError("no train queries to roll out (is the mine folder's mined.jsonl empty?)")
+    if not resume and any(out.glob("round-*")):
+        raise ReflectrlError(f"{out} already holds RISE rounds: resume, or choose another output folder")
+    spent, steps, metrics, previous = 0, 0, [], None
+    for i in range(rc.rounds):
+        rdir = out / f"round-{i}"
+        rdir.mkdir(exist_ok=True)
+        if previous is not None:  # each round starts from the model the previous round trained
+            model, tokenizer = load_model(str(previous), cfg.model.dtype, cfg.model.device, cfg.model.threads)
+        stop_at = None if budget is None else budget * (i + 1) // rc.rounds
+        engine = make_engine(cfg.engine, model, tokenizer)
+        qs = round_queries(queries, rc, i, cfg.train.seed)
+        records, spent = collect_round(engine, task, qs, cfg, rdir / "collected.jsonl", i, spent, stop_at)
+        if not records:
+            break
+        rows, dropped = training_rows(records, rc.max_length)
+        if dropped:
+            info(f"rise round {i}: dropped {dropped} rows longer than rise.max_length={rc.max_length}")
+        if not (final_model_dir(rdir) / "config.json").is_file():
+            info(f"rise round {i}: {len(records)} rollouts, {len(rows)} trained turns, {spent} tokens generated so far")
+            trainer = make_rwr_trainer(model, tokenizer, rows, cfg, rdir)
+            trainer.train(resume_from_checkpoint=last_checkpoint(rdir / "checkpoints"))
+            save_final_model(trainer, tokenizer, final_model_dir(rdir))
+            atomic_write_json(rdir / "train_state.json", {"global_step": trainer.state.global_step, "rows": len(rows)})
+        state = json.loads((rdir / "train_state.json").read_text())
+        metrics += _round_metrics(i, records, spent, steps, read_jsonl(rdir / "metrics.jsonl"))
+        atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
+        steps += state["global_step"]
+        previous = final_model_dir(rdir)
+        if budget is not None and spent >= budget:
+            break
+    if previous is None:
+        raise ReflectrlError("RISE collected nothing (train.budget_tokens too small?)")
+    final = final_model_dir(out)
+    if not (final / "config.json").is_file():
+        _link_copy(previous, final)
+    atomic_write_json(out / "generated_tokens.json", {"generated_tokens": spent, "steps": steps, "budget": budget})
+    atomic_write_json(out / "train_state.json", {"global_step": steps})
+    return final
