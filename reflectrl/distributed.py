@@ -29,9 +29,12 @@ def world_size() -> int:
 
 
 def _state():
+    import torch
     from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
 
-    return PartialState()
+    # As accelerate's own AcceleratorState does: ACCELERATE_USE_CPU (or no GPU at all) means gloo on CPU.
+    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available())
 
 
 def rank() -> int:

@@ -80,12 +80,18 @@ class WeightsHash(TrainerCallback):
     def __init__(self, folder: str):
         self.folder = Path(folder)
 
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self._write(args, state, model)
+
     def on_step_end(self, args, state, control, model=None, **kwargs):
+        self._write(args, state, model)
+
+    def _write(self, args, state, model) -> None:
         import hashlib
 
         digest = hashlib.sha256()
         for name, p in sorted(model.named_parameters()):
-            digest.update(name.encode())
+            digest.update(name.removeprefix("module.").encode())
             digest.update(p.detach().float().cpu().numpy().tobytes())
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"rank{args.process_index}-step{state.global_step}.sha256").write_text(digest.hexdigest())

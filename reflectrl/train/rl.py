@@ -120,8 +120,9 @@ def make_trainer(
             peft_config=cfg.lora.peft_config() if cfg.lora.enabled else None,
             callbacks=[*callbacks, MetricsFile(out / "metrics.jsonl"), *debug_callbacks()],
         )
-    except (ImportError, ConnectionError) as e:
-        if not args.use_vllm:
+    except Exception as e:
+        # TRL's VLLMClient raises requests' ConnectionError (not the builtin one) when no server answers.
+        if not args.use_vllm or not isinstance(e, ImportError | ConnectionError) and type(e).__name__ != "ConnectionError":
             raise
         raise ReflectrlError(vllm_start_error(e, engine)) from e
 
