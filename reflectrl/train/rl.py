@@ -122,7 +122,8 @@ def make_trainer(
         )
     except Exception as e:
         # TRL's VLLMClient raises requests' ConnectionError (not the builtin one) when no server answers.
-        if not args.use_vllm or not isinstance(e, ImportError | ConnectionError) and type(e).__name__ != "ConnectionError":
+        unreachable = isinstance(e, ImportError | ConnectionError) or type(e).__name__ == "ConnectionError"
+        if not (args.use_vllm and unreachable):
             raise
         raise ReflectrlError(vllm_start_error(e, engine)) from e
 
