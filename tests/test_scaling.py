@@ -250,3 +250,34 @@ def test_two_processes_mine_like_one_and_train_in_lockstep(tiny_model_dir, tmp_p
     # The token budget counts both processes' samples, so both stop at the same step.
     logged = [r["generated_tokens"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
     assert json.loads((out / "generated_tokens.json").read_text())["generated_tokens"] == logged[-1] > logged[0] > 0
+
+
+def test_sharded_evaluation_merges_to_the_single_process_file(tiny_lm, tmp_path, monkeypatch):
+    """Evaluation split over 2 processes (simulated in turn: rank 1, then rank 0, which merges) writes the
+    same samples.jsonl and summary as one process."""
+    import types
+
+    import reflectrl.distributed as dist
+    from reflectrl.evaluate import evaluate
+    from reflectrl.rollout.hf import HFEngine
+    from reflectrl.tasks import get_task
+
+    model, tok = tiny_lm
+    task = get_task("countdown", train_size=2, test_size=7)
+    cfg = load_config(None, ["eval.limit=7", "eval.chunk_size=2", "episode.max_attempt_tokens=5"])
+    cfg.episode.max_reflection_tokens = cfg.episode.max_retry_tokens = 5
+
+    def run(out):
+        return evaluate(HFEngine(model, tok, batch_size=8), task, cfg.eval, cfg.episode, out, {"m": 1})
+
+    single = run(tmp_path / "one")
+    monkeypatch.setattr(dist, "world_size", lambda: 2)
+    monkeypatch.setattr(dist, "_state", lambda: types.SimpleNamespace(wait_for_everyone=lambda: None))
+    for r in (1, 0):
+        monkeypatch.setattr(dist, "rank", lambda r=r: r)
+        sharded = run(tmp_path / "two")
+    assert (tmp_path / "two" / "samples.jsonl").read_text() == (tmp_path / "one" / "samples.jsonl").read_text()
+    assert {k: v for k, v in sharded.items() if k != "generated_tokens_this_session"} == {
+        k: v for k, v in single.items() if k != "generated_tokens_this_session"
+    }
+    assert not list((tmp_path / "two").glob("*.part-*"))
