@@ -41,6 +41,20 @@ class EngineConfig(Section):
         0.5, gt=0, le=1, description="vllm engine on GPU: fraction of GPU memory vLLM may use."
     )
     vllm_enforce_eager: bool = Field(True, description="vllm engine: skip graph capture/compilation (faster startup).")
+    # Scale-out (docs/SCALING.md): where vLLM runs when generating on GPUs.
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate",
+        description="vllm engine: 'colocate' (an in-process vLLM per training process, sharing its GPU; "
+        "vllm_gpu_memory_utilization of it) or 'server' (a separate `vllm serve` / `trl vllm-serve` on other GPUs, "
+        "reached at vllm_server_url; weights pushed to it over NCCL after each optimizer step).",
+    )
+    vllm_server_url: str = Field("http://localhost:8000", description="vllm engine, server mode: the server's URL.")
+    vllm_server_timeout: float = Field(
+        240.0, ge=0, description="vllm engine, server mode: seconds to wait for the server to come up."
+    )
+    vllm_group_port: int = Field(
+        51216, ge=1, le=65535, description="vllm engine, server mode: port of the NCCL weight-update group."
+    )
 
 
 class TaskConfig(Section):

@@ -15,6 +15,7 @@ from typing import Any
 
 from reflectrl.config import EpisodeConfig, EvalConfig
 from reflectrl.console import info, progress
+from reflectrl.distributed import barrier, done_ids, is_main, merge_parts, my_chunks, part_path
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
 from reflectrl.rollout.engine import Engine
@@ -46,15 +47,18 @@ def evaluate(
     if not examples:
         raise ReflectrlError(f"task {task.name!r} has no examples in split {eval_cfg.split!r}")
     samples_path = out / "samples.jsonl"
-    done = {r["id"] for r in read_jsonl(samples_path, repair=True)}
-    already = sum(ex["id"] in done for ex in examples)
+    done = done_ids(samples_path)
+    # Under `accelerate launch` each process evaluates its share of the chunks into its own part file.
+    starts = my_chunks(len(examples), eval_cfg.chunk_size)
+    here = [ex for s in starts for ex in examples[s : s + eval_cfg.chunk_size]]
+    already = sum(ex["id"] in done for ex in here)
     if already:
         info(f"resuming {samples_path}: {already}/{len(examples)} problems already done")
 
     tokens = 0
     started = time.time()
-    with JsonlWriter(samples_path) as writer, progress() as bar:
-        job = bar.add_task("eval", total=len(examples), completed=already, rate="")
+    with JsonlWriter(part_path(samples_path)) as writer, progress() as bar:
+        job = bar.add_task("eval", total=len(here), completed=already, rate="")
 
         def on_batch(seqs: int, new_tokens: int) -> None:
             nonlocal tokens
@@ -62,7 +66,7 @@ def evaluate(
             bar.update(job, rate=f"{tokens / max(time.time() - started, 1e-9):.0f} tok/s")
 
         # Fixed chunks seeded by content: a resumed run regenerates a half-written chunk exactly.
-        for start in range(0, len(examples), eval_cfg.chunk_size):
+        for start in starts:
             chunk = examples[start : start + eval_cfg.chunk_size]
             if all(ex["id"] in done for ex in chunk):
                 continue
@@ -97,11 +101,14 @@ def evaluate(
             writer.write_many(missing)
             bar.advance(job, len(missing))
 
+    merge_parts(samples_path, [ex["id"] for ex in examples])
     wanted = {ex["id"] for ex in examples}
     records = [r for r in read_jsonl(samples_path) if r["id"] in wanted]
     summary = summarize(records)
     summary.update(identity=identity, split=eval_cfg.split, generated_tokens_this_session=tokens)
-    atomic_write_json(out / "summary.json", summary)
+    if is_main():
+        atomic_write_json(out / "summary.json", summary)
+    barrier()
     return summary
 
 
@@ -130,7 +137,7 @@ def _check_identity(path: Path, identity: dict[str, Any]) -> None:
                 f"{path.parent} already holds an evaluation with other settings ({path}); "
                 "use another --out folder or delete it"
             )
-    else:
+    elif is_main():
         atomic_write_json(path, identity)
 
 

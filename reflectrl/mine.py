@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reflectrl.console import info, progress
+from reflectrl.distributed import barrier, done_ids, is_main, merge_parts, my_chunks, part_path
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import attempt_prompt
@@ -34,12 +35,15 @@ def mine(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     mined_path = out / "mined.jsonl"
-    done = {r["id"] for r in read_jsonl(mined_path, repair=True)}
+    done = done_ids(mined_path)
     if done:
         info(f"resuming {mined_path}: {len(done & {q['id'] for q in queries})}/{len(queries)} queries already mined")
     tokens, started = 0, time.time()
-    with JsonlWriter(mined_path) as writer, progress() as bar:
-        job = bar.add_task("mine", total=len(queries), completed=sum(q["id"] in done for q in queries), rate="")
+    # Under `accelerate launch` each process mines its share of the chunks into its own part file.
+    starts = my_chunks(len(queries), chunk_size)
+    mine_here = [q for s in starts for q in queries[s : s + chunk_size]]
+    with JsonlWriter(part_path(mined_path)) as writer, progress() as bar:
+        job = bar.add_task("mine", total=len(mine_here), completed=sum(q["id"] in done for q in mine_here), rate="")
 
         def on_batch(seqs: int, new_tokens: int) -> None:
             nonlocal tokens
@@ -48,7 +52,7 @@ def mine(
 
         # Chunks are fixed slices of the full query list and seeded by their content, so a resumed run
         # regenerates a half-written chunk exactly as the killed run would have, and writes what is missing.
-        for start in range(0, len(queries), chunk_size):
+        for start in starts:
             chunk = queries[start : start + chunk_size]
             if all(q["id"] in done for q in chunk):
                 continue
@@ -75,6 +79,7 @@ def mine(
                 )
             writer.write_many(records)
             bar.advance(job, len(records))
+    merge_parts(mined_path, [q["id"] for q in queries])
     return finalize(task, queries, out)
 
 
@@ -110,8 +115,10 @@ def finalize(task: Task, queries: list[Example], out: Path) -> dict[str, Any]:
         "queries_mixed": sum(0 < r < 1 for r in rates),
         "reasons": _reason_counts(mined),
     }
-    atomic_write_text(out / "failures.jsonl", "".join(lines))
-    atomic_write_json(out / "stats.json", stats)
+    if is_main():
+        atomic_write_text(out / "failures.jsonl", "".join(lines))
+        atomic_write_json(out / "stats.json", stats)
+    barrier()  # the other processes go on to read failures.jsonl
     return stats
 
 

@@ -94,7 +94,10 @@ def cpu_has_fast_bf16() -> bool:
 
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        # Under `accelerate launch` every process of a node gets its own GPU.
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ReflectrlError(f"device {device!r} asked for, but torch sees no CUDA GPU")
     return torch.device(device)

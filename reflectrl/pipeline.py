@@ -14,6 +14,7 @@ from typing import Any
 
 from reflectrl.config import RunConfig, dump_config
 from reflectrl.console import info
+from reflectrl.distributed import barrier, is_main
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.tasks import Example, Task, get_task
@@ -65,7 +66,8 @@ def run_mine(cfg: RunConfig, task: Task, model_name: str, queries: list[Example]
 
     model, tok = load(cfg, model_name)
     engine = make_engine(cfg.engine, model, tok)
-    stats = mine(engine, task, queries, out, cfg.mine.samples, cfg.episode.sampling("attempt"), cfg.mine.seed)
+    sampling = cfg.episode.sampling("attempt")
+    stats = mine(engine, task, queries, out, cfg.mine.samples, sampling, cfg.mine.seed, cfg.mine.chunk_size)
     info("mined: " + format_stats(stats))
     return stats
 
@@ -118,7 +120,8 @@ def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
         started = time.time()
         result = fn(*args)
         timings[name] = timings.get(name, 0.0) + time.time() - started
-        atomic_write_json(out / "timings.json", timings)
+        if is_main():  # under `accelerate launch` the main process writes the run's own files
+            atomic_write_json(out / "timings.json", timings)
         return result
 
     start_model = cfg.model.name
@@ -131,11 +134,18 @@ def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
     trained = stage("train", run_train, cfg, task, start_model, out / "mine", out / "train")
     stage("eval-trained", run_eval, cfg, task, trained, out / "eval-trained", "trained model")
     if cfg.forgetting.enabled:
-        stage("forgetting", run_forgetting_stage, cfg, [start_model, trained], out / "forgetting")
+        stage("forgetting", main_only, run_forgetting_stage, cfg, [start_model, trained], out / "forgetting")
 
     from reflectrl.report import write_report
 
-    return stage("report", write_report, out)
+    return stage("report", main_only, write_report, out)
+
+
+def main_only(fn, *args):
+    """Run ``fn`` on the main process only (others wait, then read what it wrote)."""
+    result = fn(*args) if is_main() else None
+    barrier()
+    return result
 
 
 def _pin_config(path: Path, cfg: RunConfig) -> None:
@@ -145,5 +155,5 @@ def _pin_config(path: Path, cfg: RunConfig) -> None:
         raise ReflectrlError(
             f"{path.parent} holds a run with a different config ({path}); use another out_dir, or delete the folder"
         )
-    if not path.exists():
+    if not path.exists() and is_main():
         atomic_write_text(path, text)

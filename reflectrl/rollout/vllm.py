@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from reflectrl.distributed import rank, world_size
 from reflectrl.errors import ReflectrlError
 from reflectrl.rollout.engine import Engine, ProgressFn, Sample, Sampling
 
@@ -42,6 +43,8 @@ def _cpu_env(threads: int, kv_cache_gb: float) -> None:
 
 
 class VLLMEngine(Engine):
+    synced_elsewhere = False
+
     def __init__(
         self,
         model_path: str,
@@ -81,6 +84,11 @@ class VLLMEngine(Engine):
         kwargs: dict[str, Any] = {}
         if on_gpu:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+            if world_size() > 1:
+                # Under `accelerate launch` (colocate): one independent engine per process on its own GPU,
+                # joining the launcher's process group instead of starting one of its own (as TRL does).
+                kwargs.update(distributed_executor_backend="external_launcher", tensor_parallel_size=1)
+                seed += rank()
         else:
             # A prompt prefilled in chunks makes vLLM rewind its seeded generator, which CPU generators
             # cannot do ("CPU Generator does not use offset"): prefill whole prompts on CPU.
@@ -95,6 +103,15 @@ class VLLMEngine(Engine):
             max_model_len=max_model_len,
             **kwargs,
         )
+
+    @classmethod
+    def wrap(cls, llm, tokenizer, eos_ids: set[int]) -> VLLMEngine:
+        """An engine over a ``vllm.LLM`` someone else owns and keeps in sync (TRL in colocate mode)."""
+        engine = cls.__new__(cls)
+        engine.llm, engine.tokenizer = llm, tokenizer
+        engine.eos_ids = set(eos_ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+        engine.synced_elsewhere = True  # TRL pushes the weights before calling the rollout
+        return engine
 
     @classmethod
     def from_model(cls, model, tokenizer, **kwargs) -> VLLMEngine:
@@ -152,22 +169,114 @@ class VLLMEngine(Engine):
         return results
 
     def _to_sample(self, ids: list[int]) -> Sample:
-        for i, tok in enumerate(ids):
-            if tok in self.eos_ids:
-                ids, finished = ids[: i + 1], True
-                break
-        else:
-            finished = False
-        return Sample(self.tokenizer.decode(ids, skip_special_tokens=True), ids, finished)
+        return _to_sample(self.tokenizer, self.eos_ids, ids)
 
     def sync_weights(self, model) -> None:
         """Push the training policy's current weights into vLLM (call after each optimizer step).
 
         Weights are handed over in-process (no copy through a file or socket); the prefix cache is
         reset because cached KV was computed with the old weights."""
+        if self.synced_elsewhere:
+            return
         kwargs = {"weights_iterator": _policy_weights(model), "is_checkpoint_format": True}
         self.llm.collective_rpc("reload_weights", kwargs=kwargs)
         self.llm.reset_prefix_cache()
+
+
+class VLLMServerEngine(Engine):
+    """Generation through a vLLM server (``vllm serve`` / ``trl vllm-serve``) with TRL's ``VLLMClient``.
+
+    As in TRL's server mode, only the main process talks to the server: every process's prompts are
+    gathered there, sent in one request, and each process gets its own samples back. The weights are
+    pushed by TRL's trainer after each optimizer step, so ``sync_weights`` has nothing to do."""
+
+    def __init__(self, client, tokenizer, eos_ids: set[int]):
+        self.client = client  # None on the processes other than the main one
+        self.tokenizer = tokenizer
+        self.eos_ids = set(eos_ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+
+    def generate(
+        self,
+        prompts: list[list[int]],
+        n: int,
+        sampling: Sampling,
+        seed: int = 0,
+        on_progress: ProgressFn | None = None,
+    ) -> list[list[Sample]]:
+        from accelerate.utils import broadcast_object_list, gather_object
+
+        per_process = gather_object([prompts]) if world_size() > 1 else [prompts]
+        payload: list[Any] = [None]
+        if rank() == 0:
+            flat = [p for ps in per_process for p in ps]
+            samples = self._request(flat, n, sampling, seed) if flat else []
+            split, at = [], 0
+            for ps in per_process:
+                split.append(samples[at : at + len(ps)])
+                at += len(ps)
+            payload = [split]
+        if world_size() > 1:
+            broadcast_object_list(payload, from_process=0)
+        results = payload[0][rank()]
+        if on_progress:
+            on_progress(len(prompts) * n, sum(len(s.token_ids) for group in results for s in group))
+        return results
+
+    def _request(self, prompts: list[list[int]], n: int, sampling: Sampling, seed: int) -> list[list[Sample]]:
+        greedy = sampling.temperature <= 0
+        k = 1 if greedy else n
+        out = self.client.generate(
+            prompts=[list(p) for p in prompts],
+            n=k,
+            temperature=0.0 if greedy else sampling.temperature,
+            top_p=1.0 if greedy else sampling.top_p,
+            top_k=0 if greedy else sampling.top_k,
+            max_tokens=max(1, sampling.max_new_tokens),
+            logprobs=None,
+            generation_kwargs={"seed": seed, "stop_token_ids": sorted(self.eos_ids)},
+        )
+        ids = out["completion_ids"]  # prompt-major: the k completions of a prompt are consecutive
+        if len(ids) != len(prompts) * k:
+            raise RuntimeError(f"the vLLM server returned {len(ids)} completions for {len(prompts)} x {k}")
+        return [
+            [_to_sample(self.tokenizer, self.eos_ids, list(ids[i * k + (0 if greedy else j)])) for j in range(n)]
+            for i in range(len(prompts))
+        ]
+
+
+def _to_sample(tokenizer, eos_ids: set[int], ids: list[int]) -> Sample:
+    for i, tok in enumerate(ids):
+        if tok in eos_ids:
+            ids, finished = ids[: i + 1], True
+            break
+    else:
+        finished = False
+    return Sample(tokenizer.decode(ids, skip_special_tokens=True), ids, finished)
+
+
+def trainer_engine(trainer, tokenizer) -> Engine:
+    """Our engine over the vLLM that TRL's GRPOTrainer started (``use_vllm=True``)."""
+    generation = trainer.vllm_generation
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    eos = model.generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if generation.mode == "server":
+        return VLLMServerEngine(getattr(generation, "vllm_client", None), tokenizer, eos_ids)
+    return VLLMEngine.wrap(generation.llm, tokenizer, eos_ids)
+
+
+def vllm_start_error(e: BaseException, engine) -> str:
+    """One line for a vLLM that could not be started or reached when training starts."""
+    if isinstance(e, ImportError):
+        return f"train with engine.name=vllm: {INSTALL_HINT} ({e!s:.120})"
+    if getattr(engine, "vllm_mode", "colocate") == "server":
+        return (
+            f"no vLLM server answers at {engine.vllm_server_url} (waited {engine.vllm_server_timeout:g} s; "
+            "engine.vllm_server_url / engine.vllm_server_timeout). Start one on the GPUs not used for training: "
+            'VLLM_SERVER_DEV_MODE=1 vllm serve MODEL --weight-transfer-config \'{"backend": "nccl"}\' '
+            "(or `trl vllm-serve --model MODEL`); see docs/SCALING.md"
+        )
+    return f"vLLM could not start: {e!s:.200}"
 
 
 def _policy_weights(model) -> Iterator[tuple[str, torch.Tensor]]:

@@ -54,11 +54,12 @@ class TokenBudget(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
+        if state.is_world_process_zero and folder.is_dir():
             atomic_write_json(folder / STATE_FILE, self._summary(state))
 
     def on_train_end(self, args, state, control, **kwargs):
-        atomic_write_json(self.summary_path, self._summary(state))
+        if state.is_world_process_zero:
+            atomic_write_json(self.summary_path, self._summary(state))
 
     def _summary(self, state) -> dict:
         return {"generated_tokens": self.tokens, "steps": state.global_step, "budget": self.budget}

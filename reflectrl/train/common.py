@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from transformers import TrainerCallback
 
 from reflectrl.console import warn
 from reflectrl.models import cpu_has_fast_bf16
@@ -37,20 +38,65 @@ def final_model_dir(stage_dir: Path) -> Path:
 
 
 def save_final_model(trainer, tokenizer, path: Path) -> Path:
-    """An HF folder that ``from_pretrained`` loads directly (LoRA merged), written atomically."""
-    model = trainer.accelerator.unwrap_model(trainer.model)
+    """An HF folder that ``from_pretrained`` loads directly (LoRA merged), written atomically by the
+    main process; every process returns once it is there (the next stage may load it at once)."""
+    accelerator = trainer.accelerator
+    model = accelerator.unwrap_model(trainer.model)
+    # Under DeepSpeed ZeRO-3 / FSDP each process holds a shard: accelerate gathers the full weights
+    # (a collective, so every process takes part). With LoRA the adapters are merged in memory first.
+    sharded = accelerator.distributed_type.name in ("DEEPSPEED", "FSDP") and not hasattr(model, "merge_and_unload")
+    state_dict = accelerator.get_state_dict(trainer.model) if sharded else None
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    if not trainer.accelerator.is_main_process:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if path.exists():
-            shutil.rmtree(path)
-        os.rename(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if accelerator.is_main_process:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+        try:
+            model.save_pretrained(tmp, state_dict=state_dict)
+            tokenizer.save_pretrained(tmp)
+            if path.exists():
+                shutil.rmtree(path)
+            os.rename(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
     return path
+
+
+def count_all_processes(trainer, n: int) -> int:
+    """``n`` summed over every training process (a collective: all of them call it at the same point).
+    Token budgets count what all processes generated, so every process stops at the same step."""
+    if trainer.accelerator.num_processes == 1:
+        return n
+    total = trainer.accelerator.reduce(torch.tensor([n], device=trainer.accelerator.device), reduction="sum")
+    return int(total.item())
+
+
+class WeightsHash(TrainerCallback):
+    """Test hook, on when REFLECTRL_WEIGHTS_HASH_DIR is set: after every optimizer step each process
+    writes a hash of its parameters to ``rank<r>-step<s>.sha256``, so a test can check that data-parallel
+    processes hold identical weights."""
+
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self._write(args, state, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self._write(args, state, model)
+
+    def _write(self, args, state, model) -> None:
+        import hashlib
+
+        digest = hashlib.sha256()
+        for name, p in sorted(model.named_parameters()):
+            digest.update(name.removeprefix("module.").encode())
+            digest.update(p.detach().float().cpu().numpy().tobytes())
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"rank{args.process_index}-step{state.global_step}.sha256").write_text(digest.hexdigest())
+
+
+def debug_callbacks() -> list[TrainerCallback]:
+    folder = os.environ.get("REFLECTRL_WEIGHTS_HASH_DIR")
+    return [WeightsHash(folder)] if folder else []

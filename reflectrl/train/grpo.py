@@ -19,6 +19,7 @@ from reflectrl.rollout.chat import encode_chat
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.tasks import Example, Task
 from reflectrl.tasks.base import stable_hash
+from reflectrl.train.common import count_all_processes
 from reflectrl.train.r3 import prompt_key
 
 
@@ -45,11 +46,13 @@ class FirstAttemptRollout:
 
     def __call__(self, prompts: list[list[dict[str, str]]], trainer) -> dict[str, list]:
         from reflectrl.rollout import make_engine
+        from reflectrl.rollout.vllm import trainer_engine
 
         tok = trainer.processing_class
         model = trainer.accelerator.unwrap_model(trainer.model)
         if self.engine is None:
-            self.engine = make_engine(self.engine_cfg, model, tok)
+            # With use_vllm (GPUs, or a vLLM server) TRL runs vLLM and syncs its weights; we generate through it.
+            self.engine = trainer_engine(trainer, tok) if trainer.use_vllm else make_engine(self.engine_cfg, model, tok)
         self.engine.sync_weights(model)
         seed = stable_hash("grpo", self.cfg.seed, trainer.state.global_step, trainer.accelerator.process_index)
 
@@ -73,7 +76,7 @@ class FirstAttemptRollout:
                 prompt_ids.append(ctx)
                 completion_ids.append(s.token_ids)
                 success.append(float(self.task.verify(ex, s.text).success))
-        self.generated_tokens += sum(len(ids) for ids in completion_ids)
+        self.generated_tokens += count_all_processes(trainer, sum(len(ids) for ids in completion_ids))
         return {
             "prompt_ids": prompt_ids,
             "completion_ids": completion_ids,

@@ -24,6 +24,7 @@ from reflectrl.rollout.chat import encode_chat, turn_glue
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.tasks import Task
 from reflectrl.tasks.base import stable_hash
+from reflectrl.train.common import count_all_processes
 
 
 def prompt_key(messages: list[dict[str, str]]) -> str:
@@ -80,11 +81,13 @@ class ReflectRetryRollout:
 
     def __call__(self, prompts: list[list[dict[str, str]]], trainer) -> dict[str, list]:
         from reflectrl.rollout import make_engine
+        from reflectrl.rollout.vllm import trainer_engine
 
         tok = trainer.processing_class
         model = trainer.accelerator.unwrap_model(trainer.model)
         if self.engine is None:
-            self.engine = make_engine(self.engine_cfg, model, tok)
+            # With use_vllm (GPUs, or a vLLM server) TRL runs vLLM and syncs its weights; we generate through it.
+            self.engine = trainer_engine(trainer, tok) if trainer.use_vllm else make_engine(self.engine_cfg, model, tok)
         self.engine.sync_weights(model)
         seed = stable_hash("r3", self.cfg.seed, trainer.state.global_step, trainer.accelerator.process_index) % 2**31
 
@@ -112,7 +115,7 @@ class ReflectRetryRollout:
             retry_contexts.append(ctx + refl.token_ids + glue)
         retries = [s[0] for s in self.engine.generate(retry_contexts, 1, self.retry_sampling, seed=seed + 1)]
         success = [self.task.verify(ex, r.text).success for ex, r in zip(examples, retries, strict=True)]
-        self.generated_tokens += sum(len(s.token_ids) for s in [*reflections, *retries])
+        self.generated_tokens += count_all_processes(trainer, sum(len(s.token_ids) for s in [*reflections, *retries]))
 
         completion_ids, env_mask = [], []
         for refl, glue, retry, ok in zip(reflections, glues, retries, success, strict=True):

@@ -11,9 +11,11 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from reflectrl.config import TrainConfig
+from reflectrl.config import EngineConfig, TrainConfig
+from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, read_jsonl
-from reflectrl.train.common import final_model_dir, last_checkpoint, precision_flags, save_final_model
+from reflectrl.rollout.vllm import vllm_start_error
+from reflectrl.train.common import debug_callbacks, final_model_dir, last_checkpoint, precision_flags, save_final_model
 
 
 class MetricsFile(TrainerCallback):
@@ -36,7 +38,30 @@ class MetricsFile(TrainerCallback):
             w.write(record)
 
 
-def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int):
+def trl_vllm_args(engine: EngineConfig | None) -> dict[str, Any]:
+    """GRPOConfig's vLLM settings. On GPUs, and always in server mode, TRL owns the vLLM instance: it starts
+    it (colocate: one per process, ``external_launcher``; server: a client of ``vllm serve``) and pushes the
+    weights after every optimizer step, gathering them under ZeRO-3/FSDP and merging LoRA. Our rollout
+    functions then generate through it (``rollout.vllm.trainer_engine``). On CPU in colocate mode our own
+    in-process engine does both (``VLLMEngine.sync_weights``), as before."""
+    import torch
+
+    if engine is None or engine.name != "vllm" or (engine.vllm_mode == "colocate" and not torch.cuda.is_available()):
+        return {}
+    return {
+        "use_vllm": True,
+        "vllm_mode": engine.vllm_mode,
+        "vllm_server_base_url": engine.vllm_server_url,
+        "vllm_server_timeout": engine.vllm_server_timeout,
+        "vllm_group_port": engine.vllm_group_port,
+        "vllm_gpu_memory_utilization": engine.vllm_gpu_memory_utilization,
+        # Our rollouts return no sampling logprobs (the episode glues turns together), so TRL's
+        # vLLM-vs-trainer importance-sampling correction has nothing to correct with.
+        "vllm_importance_sampling_correction": False,
+    }
+
+
+def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int, engine: EngineConfig | None = None):
     from trl import GRPOConfig
 
     return GRPOConfig(
@@ -70,6 +95,7 @@ def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int):
         log_completions=False,
         dataloader_num_workers=0,
         **precision_flags(cfg.precision, model),
+        **trl_vllm_args(engine),
     )
 
 
@@ -81,16 +107,25 @@ def make_trainer(
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental; our pin makes it stable
     out.mkdir(parents=True, exist_ok=True)
-    return GRPOTrainer(
-        model=model,
-        reward_funcs=reward_funcs,
-        args=grpo_args(cfg, out, model, max_completion_length),
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        rollout_func=rollout_func,
-        peft_config=cfg.lora.peft_config() if cfg.lora.enabled else None,
-        callbacks=[*callbacks, MetricsFile(out / "metrics.jsonl")],
-    )
+    engine = getattr(rollout_func, "engine_cfg", None)
+    args = grpo_args(cfg, out, model, max_completion_length, engine)
+    try:
+        return GRPOTrainer(
+            model=model,
+            reward_funcs=reward_funcs,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            rollout_func=rollout_func,
+            peft_config=cfg.lora.peft_config() if cfg.lora.enabled else None,
+            callbacks=[*callbacks, MetricsFile(out / "metrics.jsonl"), *debug_callbacks()],
+        )
+    except Exception as e:
+        # TRL's VLLMClient raises requests' ConnectionError (not the builtin one) when no server answers.
+        unreachable = isinstance(e, ImportError | ConnectionError) or type(e).__name__ == "ConnectionError"
+        if not (args.use_vllm and unreachable):
+            raise
+        raise ReflectrlError(vllm_start_error(e, engine)) from e
 
 
 def run_grpo(
@@ -114,5 +149,6 @@ def run_grpo(
     )
     trainer.train(resume_from_checkpoint=last_checkpoint(out / "checkpoints") if resume else None)
     final = save_final_model(trainer, tokenizer, final_model_dir(out))
-    (out / "train_state.json").write_text(json.dumps({"global_step": trainer.state.global_step}))
+    if trainer.accelerator.is_main_process:
+        (out / "train_state.json").write_text(json.dumps({"global_step": trainer.state.global_step}))
     return final

@@ -1,0 +1,283 @@
+"""Scale-out: accelerate configs and 8-GPU presets, sharded mining/eval files, the vLLM server engine, and a
+real two-process run (torchrun + gloo on CPU) of mining and R3 training through `accelerate launch`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reflectrl.config import load_config
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import read_jsonl
+from reflectrl.rollout.engine import Sampling
+
+ROOT = Path(__file__).resolve().parent.parent
+
+COIN_TASK = '''
+import hashlib
+
+from reflectrl.tasks import Verdict, register_task
+from reflectrl.tasks.countdown import Countdown
+
+
+@register_task
+class Coin(Countdown):
+    """Countdown problems with a verifier that succeeds on about half of all texts (deterministically), so a
+    random model gets mixed rewards and GRPO steps really change the weights."""
+
+    name = "coin"
+
+    def verify(self, example, completion):
+        return Verdict.ok() if hashlib.sha256(completion.encode()).digest()[0] % 2 else Verdict.fail("coin")
+'''
+
+
+@pytest.mark.parametrize("preset", ["r3-1.5b-8gpu", "r3-7b-8gpu"])
+def test_presets_parse_and_mirror_the_paper(preset):
+    cfg = load_config(ROOT / "configs" / "presets" / f"{preset}.yaml")
+    t = cfg.train
+    assert (t.algorithm, t.beta, t.learning_rate, t.lr_scheduler, t.temperature) == ("r3", 0.001, 5e-7, "cosine", 0.9)
+    assert 8 <= t.num_generations <= 14 and t.steps <= 1750
+    assert t.num_generations * t.groups_per_step * 8 == 256, "batch 256 over 8 GPUs"
+    assert (cfg.engine.name, cfg.model.dtype, t.precision, cfg.episode.temperature) == ("vllm", "bf16", "bf16", 0.9)
+
+
+@pytest.mark.parametrize(
+    "name, kind, stage",
+    [("ddp", "MULTI_GPU", None), ("zero2", "DEEPSPEED", 2), ("zero3", "DEEPSPEED", 3), ("fsdp", "FSDP", None)],
+)
+def test_accelerate_configs_load_with_accelerate(name, kind, stage):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    cfg = load_config_from_file(str(ROOT / "configs" / "accelerate" / f"{name}.yaml"))
+    assert (cfg.distributed_type.value, cfg.num_processes, cfg.mixed_precision) == (kind, 8, "bf16")
+    if stage is not None:
+        assert cfg.deepspeed_config["zero_stage"] == stage
+
+
+def test_engine_vllm_server_settings_are_validated():
+    cfg = load_config(None, ["engine.name=vllm", "engine.vllm_mode=server", "engine.vllm_server_url=http://h:9"])
+    assert (cfg.engine.vllm_mode, cfg.engine.vllm_server_url) == ("server", "http://h:9")
+    with pytest.raises(ReflectrlError, match=r"engine\.vllm_mode"):
+        load_config(None, ["engine.vllm_mode=remote"])
+
+
+def test_single_process_resumes_a_killed_two_process_mine_to_the_same_file(tiny_model_dir, tiny_lm, tmp_path):
+    """Part files left by a killed 2-process run (one torn line, one chunk missing) are merged by a later
+    1-process run into exactly the file a clean 1-process run writes: same records, same order, no duplicates."""
+    from reflectrl.mine import mine
+    from reflectrl.rollout.hf import HFEngine
+    from reflectrl.tasks import get_task
+
+    model, tok = tiny_lm
+    task = get_task("countdown", train_size=20, test_size=2)
+    queries = task.load("train")[:10]
+    sampling = Sampling(max_new_tokens=6)
+
+    def run(out):
+        return mine(HFEngine(model, tok, batch_size=8), task, queries, out, 2, sampling, seed=3, chunk_size=2)
+
+    clean = tmp_path / "clean"
+    run(clean)
+    records = read_jsonl(clean / "mined.jsonl")
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    # Process r of 2 had chunks r, r+2, ...: rank 0 finished chunks 0 and 2, rank 1 chunk 1 and half a line of 3.
+    by_chunk = [records[i : i + 2] for i in range(0, 10, 2)]
+    part0 = "".join(json.dumps(r) + "\n" for r in by_chunk[0] + by_chunk[2])
+    part1 = "".join(json.dumps(r) + "\n" for r in by_chunk[1]) + json.dumps(by_chunk[3][0])[:40]
+    (killed / "mined.part-0.jsonl").write_text(part0)
+    (killed / "mined.part-1.jsonl").write_text(part1)
+    stats = run(killed)
+    assert (killed / "mined.jsonl").read_text() == (clean / "mined.jsonl").read_text()
+    assert not list(killed.glob("mined.part-*"))
+    assert stats == run(clean)
+    assert (killed / "failures.jsonl").read_text() == (clean / "failures.jsonl").read_text()
+
+
+class FakeClient:
+    """What TRL's VLLMClient.generate returns: k completions per prompt, prompt-major."""
+
+    def __init__(self, eos: int):
+        self.eos = eos
+        self.calls: list[dict] = []
+
+    def generate(self, prompts, n, max_tokens, generation_kwargs, **kw):
+        self.calls.append({"prompts": prompts, "n": n, "max_tokens": max_tokens, **generation_kwargs, **kw})
+        out = []
+        for p in prompts:
+            for j in range(n):
+                ids = [p[-1], j + 5] + ([self.eos] if j % 2 == 0 else [j + 6, j + 7])
+                out.append(ids[:max_tokens])
+        return {"completion_ids": out, "prompt_ids": prompts}
+
+
+def test_server_engine_maps_requests_and_completions(tiny_lm):
+    from reflectrl.rollout.vllm import VLLMServerEngine
+
+    _, tok = tiny_lm
+    eos = tok.eos_token_id
+    client = FakeClient(eos)
+    engine = VLLMServerEngine(client, tok, {eos})
+    seen = []
+    sampling = Sampling(max_new_tokens=4, temperature=0.7)
+    out = engine.generate([[10, 11], [12]], 3, sampling, 5, lambda s, t: seen.append((s, t)))
+    call = client.calls[0]
+    assert (call["n"], call["temperature"], call["seed"], call["stop_token_ids"]) == (3, 0.7, 5, [eos])
+    assert call["logprobs"] is None and call["prompts"] == [[10, 11], [12]]
+    assert [[s.token_ids for s in g] for g in out] == [
+        [[11, 5, eos], [11, 6, 7, 8], [11, 7, eos]],
+        [[12, 5, eos], [12, 6, 7, 8], [12, 7, eos]],
+    ]
+    assert [[s.finished for s in g] for g in out] == [[True, False, True]] * 2
+    assert seen == [(6, 20)]
+    greedy = engine.generate([[10]], 3, Sampling(max_new_tokens=4, temperature=0), 0)
+    assert client.calls[-1]["n"] == 1 and [s.token_ids for s in greedy[0]] == [[10, 5, eos]] * 3
+
+
+def _r3_trainer_with_server(tiny_model_dir, tmp_path, timeout: float):
+    from reflectrl.models import load_model
+    from reflectrl.tasks import get_task
+    from reflectrl.train.r3 import ReflectRetryRollout, failure_rows, retry_reward
+    from reflectrl.train.rl import make_trainer
+
+    cfg = load_config(
+        None,
+        [
+            "engine.name=vllm",
+            "engine.vllm_mode=server",
+            "engine.vllm_server_url=http://127.0.0.1:9",  # discard port: nothing listens there
+            f"engine.vllm_server_timeout={timeout}",
+            "train.num_generations=2",
+            "train.groups_per_step=1",
+            "train.report_to=[none]",
+        ],
+    )
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    task = get_task("countdown", train_size=4, test_size=1)
+    ex = task.load("train")[0]
+    failures = [
+        {"id": "q/0", "query_id": "q", "example": ex, "prompt": task.messages(ex), "attempt": "x", "reason": "r"}
+    ]
+    failures[0]["query_success_rate"] = 0.0
+    rows = failure_rows(failures, cfg.episode, cfg.train)
+    rollout = ReflectRetryRollout(task, rows, cfg.episode, cfg.train, cfg.engine)
+    return make_trainer(model, tok, rows, rollout, [retry_reward], cfg.train, tmp_path, 16)
+
+
+def test_server_mode_without_vllm_is_one_line(tiny_model_dir, tmp_path):
+    from reflectrl.rollout.vllm import vllm_available
+
+    if vllm_available():
+        pytest.skip("vLLM is installed here")
+    with pytest.raises(ReflectrlError, match="needs vLLM"):
+        _r3_trainer_with_server(tiny_model_dir, tmp_path, 0)
+
+
+def test_server_mode_with_no_server_names_the_url_and_the_command(tiny_model_dir, tmp_path, monkeypatch):
+    """TRL's own VLLMClient (built by GRPOTrainer in server mode) finds no server; the user gets one line."""
+    import trl.generation.vllm_client as client_mod
+    import trl.generation.vllm_generation as generation_mod
+    import trl.trainer.grpo_trainer as trainer_mod
+
+    for mod in (client_mod, generation_mod, trainer_mod):
+        monkeypatch.setattr(mod, "is_vllm_available", lambda *a, **k: True, raising=False)
+    with pytest.raises(ReflectrlError, match=r"no vLLM server answers at http://127.0.0.1:9 .*vllm serve"):
+        _r3_trainer_with_server(tiny_model_dir, tmp_path, 0)
+
+
+def _launch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(ROOT / "configs" / "accelerate" / "cpu2.yaml"),
+        "--main_process_port", str(29500 + os.getpid() % 1000),
+        "-m", "reflectrl", *args,
+    ]  # fmt: skip
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_two_processes_mine_like_one_and_train_in_lockstep(tiny_model_dir, tmp_path):
+    """`accelerate launch` with 2 CPU processes (gloo): mining gives exactly the records of a 1-process run
+    (no loss, no duplicates), and both processes hold identical weights after each R3 step, which changed them."""
+    (tmp_path / "coin.py").write_text(COIN_TASK)
+    cfg = {
+        "out_dir": str(tmp_path / "run"),
+        "model": {"name": str(tiny_model_dir), "threads": 1},
+        "task": {"name": f"{tmp_path / 'coin.py'}:coin", "options": {"train_size": 40, "test_size": 4}},
+        "episode": {"max_attempt_tokens": 6, "max_reflection_tokens": 6, "max_retry_tokens": 6},
+        "boost": {"enabled": False},
+        "mine": {"queries": 10, "samples": 2, "chunk_size": 2},
+        "train": {"steps": 2, "num_generations": 4, "groups_per_step": 1, "learning_rate": 1e-2, "beta": 0.0},
+    }
+    cfg["train"].update(report_to=["none"], save_steps=1, scale_rewards="none")
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    one = subprocess.run(
+        [sys.executable, "-m", "reflectrl", "mine", "-c", str(config), "--out", str(tmp_path / "one")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = _launch("mine", "-c", str(config), "--out", str(tmp_path / "two"), env=env)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "4/4" in two.stdout + two.stderr and "6/6" in two.stdout + two.stderr, "each process mined its share"
+    mined = read_jsonl(tmp_path / "two" / "mined.jsonl")
+    assert len(mined) == len({r["id"] for r in mined}) == 10
+    for name in ("mined.jsonl", "failures.jsonl", "stats.json"):
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
+    assert not list((tmp_path / "two").glob("*.part-*"))
+    stats = yaml.safe_load((tmp_path / "two" / "stats.json").read_text())
+    assert 0 < stats["successes"] < stats["attempts"], "the coin verifier gives mixed results"
+
+    hashes = tmp_path / "hashes"
+    out = tmp_path / "train"
+    env["REFLECTRL_WEIGHTS_HASH_DIR"] = str(hashes)
+    train = _launch("train", "-c", str(config), "--failures", str(tmp_path / "two" / "failures.jsonl"),
+                    "--out", str(out), env=env)  # fmt: skip
+    assert train.returncode == 0, train.stderr[-3000:]
+    per_step = [{(hashes / f"rank{r}-step{s}.sha256").read_text() for r in (0, 1)} for s in (0, 1, 2)]
+    assert all(len(h) == 1 for h in per_step), f"processes disagree on the weights: {per_step}"
+    assert len(set.union(*per_step)) == 3, "every step changed the weights"
+    steps = [r["step"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
+    assert steps == [1, 2], "metrics written once per step, by the main process"
+    assert (out / "model" / "config.json").is_file() and not list(out.glob(".model.*"))
+    # The token budget counts both processes' samples, so both stop at the same step.
+    logged = [r["generated_tokens"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
+    assert json.loads((out / "generated_tokens.json").read_text())["generated_tokens"] == logged[-1] > logged[0] > 0
+
+
+def test_sharded_evaluation_merges_to_the_single_process_file(tiny_lm, tmp_path, monkeypatch):
+    """Evaluation split over 2 processes (simulated in turn: rank 1, then rank 0, which merges) writes the
+    same samples.jsonl and summary as one process."""
+    import types
+
+    import reflectrl.distributed as dist
+    from reflectrl.evaluate import evaluate
+    from reflectrl.rollout.hf import HFEngine
+    from reflectrl.tasks import get_task
+
+    model, tok = tiny_lm
+    task = get_task("countdown", train_size=2, test_size=7)
+    cfg = load_config(None, ["eval.limit=7", "eval.chunk_size=2", "episode.max_attempt_tokens=5"])
+    cfg.episode.max_reflection_tokens = cfg.episode.max_retry_tokens = 5
+
+    def run(out):
+        return evaluate(HFEngine(model, tok, batch_size=8), task, cfg.eval, cfg.episode, out, {"m": 1})
+
+    single = run(tmp_path / "one")
+    monkeypatch.setattr(dist, "world_size", lambda: 2)
+    monkeypatch.setattr(dist, "_state", lambda: types.SimpleNamespace(wait_for_everyone=lambda: None))
+    for r in (1, 0):
+        monkeypatch.setattr(dist, "rank", lambda r=r: r)
+        sharded = run(tmp_path / "two")
+    assert (tmp_path / "two" / "samples.jsonl").read_text() == (tmp_path / "one" / "samples.jsonl").read_text()
+    assert {k: v for k, v in sharded.items() if k != "generated_tokens_this_session"} == {
+        k: v for k, v in single.items() if k != "generated_tokens_this_session"
+    }
+    assert not list((tmp_path / "two").glob("*.part-*"))
