@@ -46,7 +46,9 @@ class JsonlWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         read_jsonl(self.path, repair=True)
-        self._f = self.path.open("a", encoding="utf-8")
+        # backslashreplace writes a lone surrogate (e.g. "\ud800" decoded from model JSON) as the JSON
+        # escape it came from, so such a record round-trips instead of failing the whole write.
+        self._f = self.path.open("a", encoding="utf-8", errors="backslashreplace")
 
     def write(self, record: dict[str, Any]) -> None:
         self.write_many([record])
@@ -75,7 +77,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from pydantic import ValidationError
 
 from reflectrl.errors import ReflectrlError
 from reflectrl.tasks.base import Example, Messages, Split, Task, TaskOptions, Verdict
+from reflectrl.tasks.guard import guard_verify
 
 __all__ = [
     "Example",
@@ -52,11 +54,28 @@ def register_task(cls: type[Task]) -> type[Task]:
     """Class decorator: make a Task available to ``get_task`` under ``cls.name``."""
     if not (isinstance(cls, type) and issubclass(cls, Task)):
         raise ReflectrlError(f"register_task expects a Task subclass, got {cls!r}")
-    for method in ("load", "messages", "verify"):
-        if getattr(cls, method) is getattr(Task, method):
+    for method, args in _SIGNATURES.items():
+        fn = getattr(cls, method)
+        if fn is getattr(Task, method):
             raise ReflectrlError(f"task {cls.__name__}: method {method}() is not implemented")
+        try:
+            inspect.signature(fn).bind(*args)
+        except TypeError:
+            raise ReflectrlError(
+                f"task {cls.__name__}: {method}{inspect.signature(fn)} has the wrong signature; "
+                f"expected {method}(self, {', '.join(_ARG_NAMES[method])})"
+            ) from None
+        except ValueError:  # no signature to inspect (a C callable): the guard still catches misuse
+            pass
+    if not getattr(cls.verify, "__reflectrl_guarded__", False):
+        # Every verifier is guarded (tasks/guard.py); user verifiers also get a worker process with a timeout.
+        cls.verify = guard_verify(cls.verify, direct=cls.__module__ in _BUILTIN_MODULES)  # type: ignore[method-assign]
     _REGISTRY[cls.name] = cls
     return cls
+
+
+_SIGNATURES = {"load": (None, "train"), "messages": (None, {}), "verify": (None, {}, "")}
+_ARG_NAMES = {"load": ["split"], "messages": ["example"], "verify": ["example", "completion"]}
 
 
 def _load_builtins() -> None:
@@ -78,8 +97,8 @@ def _import_user_task(spec: str) -> str:
         sys.modules[module_name] = module
         try:
             module_spec.loader.exec_module(module)
-        except ReflectrlError:
-            raise
+        except ReflectrlError as e:
+            raise ReflectrlError(f"task file {path}: {e}") from e
         except Exception as e:
             raise ReflectrlError(f"task file {path} failed to import: {e.__class__.__name__}: {e}") from e
     else:

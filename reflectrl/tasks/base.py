@@ -48,6 +48,11 @@ class Task(ABC):
 
     name: ClassVar[str]
     Options: ClassVar[type[TaskOptions]] = TaskOptions
+    # Bounds on a user-registered verifier (tasks/guard.py): a longer completion fails with "too_long"
+    # before the verifier sees it, and a call that runs longer fails with "timeout" (None: no bound, a
+    # direct call). Built-in tasks are direct calls with their own, tighter limits.
+    max_completion_chars: ClassVar[int] = 1_000_000
+    verify_timeout: ClassVar[float | None] = 5.0
 
     def __init__(self, options: TaskOptions):
         self.options = options

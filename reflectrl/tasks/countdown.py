@@ -381,7 +381,8 @@ class Countdown(Task):
     def answer_key(self, example: Example, completion: str) -> str | None:
         """Equations that use the right numbers are equivalent when their values are equal; others are
         keyed by their whitespace-free text."""
-        answer = extract_answer(completion) if len(completion) <= MAX_COMPLETION_CHARS else None
+        ok = isinstance(completion, str) and len(completion) <= MAX_COMPLETION_CHARS
+        answer = extract_answer(completion) if ok else None
         if answer is None:
             return None
         try:

@@ -1,0 +1,150 @@
+"""The guard every registered verifier runs behind: a Verdict for every input, no matter what.
+
+``register_task`` wraps each task's ``verify`` with ``guard_verify``, so every caller (eval, mine,
+training rollouts, forgetting) gets the same guarantees:
+
+* never raises: a non-``str`` completion fails with ``not_text``, one over ``max_completion_chars``
+  with ``too_long``, an exception inside the verifier with ``verifier_error:<ExceptionName>``;
+* always a ``Verdict`` with a short, non-empty, UTF-8-encodable reason (a reason built from model text,
+  e.g. a lone surrogate ``\\ud800`` in an argument name, would otherwise break the JSONL writers);
+* bounded time for user-registered verifiers: they run in a forked worker process that is killed after
+  ``verify_timeout`` seconds (``timeout``), since a thread cannot be stopped and SIGALRM cannot interrupt
+  C code such as a huge ``int.__pow__``. Without ``fork`` (Windows) SIGALRM bounds Python-level loops in
+  the main thread. Built-in verifiers are direct calls: they bound their own input and work.
+
+Model text is never executed here: it is only passed, as data, to the task's verifier.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from reflectrl.tasks.base import Verdict
+
+MAX_REASON_CHARS = 200
+_IN_WORKER = {"on": False}  # inside a worker, nested guarded calls (super().verify) are direct
+
+
+class _Timeout(BaseException):  # not an Exception: a verifier's `except Exception` must not swallow it
+    pass
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+def clean_verdict(verdict: Any) -> Verdict:
+    """A proper Verdict: bool success, non-empty reason of bounded length that encodes as UTF-8."""
+    if not isinstance(verdict, Verdict):
+        return Verdict.fail(f"verifier_error:returned_{type(verdict).__name__}")
+    success = verdict.success is True or (type(verdict.success) is not bool and bool(verdict.success))
+    reason = verdict.reason if isinstance(verdict.reason, str) and verdict.reason else ("ok" if success else "")
+    if not reason:
+        return Verdict.fail("verifier_error:empty_reason")
+    reason = reason[:MAX_REASON_CHARS].encode("utf-8", "replace").decode("utf-8")
+    if success is verdict.success and reason is verdict.reason:
+        return verdict
+    return Verdict(success, reason)
+
+
+def _serve(task: Any, verify: Callable, conn) -> None:
+    """Worker loop: (example, completion) in, (success, reason) out, until the pipe closes."""
+    _IN_WORKER["on"] = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    while True:
+        try:
+            example, completion = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            v = clean_verdict(verify(task, example, completion))
+        except BaseException as e:
+            v = Verdict.fail(f"verifier_error:{e.__class__.__name__}")
+        conn.send((v.success, v.reason))
+
+
+class _Worker:
+    """A forked child that runs one task's verifier, so a call that hangs can be killed."""
+
+    def __init__(self, task: Any, verify: Callable):
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(task, verify, child), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def call(self, example: Any, completion: str, timeout: float) -> Verdict:
+        self.conn.send((example, completion))
+        if not self.conn.poll(timeout):
+            raise _Timeout
+        success, reason = self.conn.recv()  # EOFError when the verifier killed its process
+        return Verdict(success, reason)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+_lock = threading.Lock()
+
+
+def _call_with_timeout(verify: Callable, task: Any, example: Any, completion: str, timeout: float) -> Verdict:
+    if "fork" in multiprocessing.get_all_start_methods():
+        with _lock:
+            worker = task.__dict__.get("_reflectrl_worker")
+            if worker is None or not worker.proc.is_alive():
+                worker = task.__dict__["_reflectrl_worker"] = _Worker(task, verify)
+            try:
+                return worker.call(example, completion, timeout)
+            except (EOFError, OSError, _Timeout) as e:  # hung, or the verifier ended its own process
+                task.__dict__.pop("_reflectrl_worker", None)
+                worker.close()
+                if isinstance(e, _Timeout):
+                    raise
+                raise _WorkerDied from e
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+
+        def alarm(signum, frame):
+            raise _Timeout
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            return verify(task, example, completion)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    return verify(task, example, completion)
+
+
+def guard_verify(verify: Callable, direct: bool) -> Callable:
+    """``verify`` behind the guard; ``direct`` (built-in tasks) skips the worker process."""
+
+    @functools.wraps(verify)
+    def guarded(self, example: Any, completion: Any) -> Verdict:
+        if not isinstance(completion, str):
+            return Verdict.fail("not_text")
+        if type(completion) is not str:  # a str subclass could override anything: take its plain text
+            completion = str.__getitem__(completion, slice(None))
+        if len(completion) > self.max_completion_chars:
+            return Verdict.fail("too_long")
+        timeout = None if direct or _IN_WORKER["on"] else self.verify_timeout
+        try:
+            if timeout is None:
+                return clean_verdict(verify(self, example, completion))
+            return clean_verdict(_call_with_timeout(verify, self, example, completion, timeout))
+        except _Timeout:
+            return Verdict.fail("timeout")
+        except _WorkerDied:
+            return Verdict.fail("verifier_error:worker_died")
+        except Exception as e:  # a verifier bug costs one sample, not a training run
+            return Verdict.fail(f"verifier_error:{e.__class__.__name__}")
+
+    guarded.__reflectrl_guarded__ = True  # type: ignore[attr-defined]
+    return guarded
