@@ -139,7 +139,10 @@ ADVERSARIAL: list[object] = [
 ]
 
 EXPECTED_SUCCESSES = {
-    "countdown": [ADVERSARIAL.index("<answer>" + "(" * 60 + "3 * 5 + 7" + ")" * 60 + "</answer>"), len(ADVERSARIAL) - 1],
+    "countdown": [
+        ADVERSARIAL.index("<answer>" + "(" * 60 + "3 * 5 + 7" + ")" * 60 + "</answer>"),
+        len(ADVERSARIAL) - 1,
+    ],
     "bfcl": [
         ADVERSARIAL.index('[{"name": "circle_area", "arguments": "{\\"radius\\": 5}"}]'),
         ADVERSARIAL.index('[{"type": "function", "function": {"name": "circle_area", "arguments": {"radius": 5}}}]'),
