@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -57,9 +58,21 @@ class JsonlWriter:
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         if not lines:
             return
-        self._f.write(lines)
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        try:
+            self._f.write(lines)
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        except OSError as e:  # e.g. a full disk: name the file; a torn last line is cut on the next open
+            self._abandon()
+            raise ReflectrlError(
+                f"{self.path}: cannot write ({e.strerror or e}); the records written before are kept: "
+                "rerun the same command to resume"
+            ) from e
+
+    def _abandon(self) -> None:
+        """Close after a failed write; the flush inside close() may fail again, the descriptor is closed anyway."""
+        with contextlib.suppress(OSError):
+            self._f.close()
 
     def close(self) -> None:
         self._f.close()
@@ -82,6 +95,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise ReflectrlError(f"{path}: cannot write ({e.strerror or e}); the previous version is kept") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
