@@ -100,9 +100,8 @@ def main() -> None:
         ("function_calling/bfcl", fc, BFCL_EX, near_calls),
         ("function_calling/xlam", fc, XLAM_EX, near_calls),
     ]
-    print(
-        f"{'verifier':<24}{'inputs':>9}{'inputs/s':>11}{'successes':>11}{'slowest ms':>12}{'re-timed':>10}  slowest input"
-    )
+    head = f"{'verifier':<24}{'inputs':>9}{'inputs/s':>11}{'successes':>11}{'slowest ms':>12}{'re-timed':>10}"
+    print(f"{head}  slowest input")
     for name, task, example, near in verifiers:
         rng = random.Random(args.seed)
         slowest, slowest_input, successes, total = 0.0, None, 0, 0.0
@@ -125,9 +124,9 @@ def main() -> None:
             again.append(time.perf_counter() - started)
         shown = repr(slowest_input)
         shown = shown if len(shown) <= 60 else f"{shown[:45]}... ({len(slowest_input)} chars)"  # type: ignore[arg-type]
-        print(
-            f"{name:<24}{args.inputs:>9}{args.inputs / total:>11.0f}{successes:>11}{1000 * slowest:>12.2f}{1000 * min(again):>10.2f}  {shown}"
-        )
+        rate = args.inputs / total
+        row = f"{name:<24}{args.inputs:>9}{rate:>11.0f}{successes:>11}{1000 * slowest:>12.2f}{1000 * min(again):>10.2f}"
+        print(f"{row}  {shown}")
 
 
 if __name__ == "__main__":
