@@ -34,7 +34,7 @@ import yaml
 
 from reflectrl.console import info, progress, warn
 from reflectrl.errors import ReflectrlError
-from reflectrl.jsonl import JsonlWriter, atomic_write_json
+from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text
 from reflectrl.stats import paired_diff_ci, wilson
 
 
@@ -583,7 +583,7 @@ def run_forgetting(
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "forgetting.json", report)
-    (out / "forgetting.md").write_text(format_markdown(report), encoding="utf-8")
+    atomic_write_text(out / "forgetting.md", format_markdown(report))
     return report
 
 

@@ -4,7 +4,6 @@ loss mask comes from ``env_mask`` (1 = trained token, 0 = context)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from transformers import TrainerCallback
 
 from reflectrl.config import EngineConfig, TrainConfig
 from reflectrl.errors import ReflectrlError
-from reflectrl.jsonl import JsonlWriter, read_jsonl
+from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
 from reflectrl.rollout.vllm import vllm_start_error
 from reflectrl.train.common import debug_callbacks, final_model_dir, last_checkpoint, precision_flags, save_final_model
 
@@ -150,5 +149,5 @@ def run_grpo(
     trainer.train(resume_from_checkpoint=last_checkpoint(out / "checkpoints") if resume else None)
     final = save_final_model(trainer, tokenizer, final_model_dir(out))
     if trainer.accelerator.is_main_process:
-        (out / "train_state.json").write_text(json.dumps({"global_step": trainer.state.global_step}))
+        atomic_write_json(out / "train_state.json", {"global_step": trainer.state.global_step})
     return final
