@@ -582,8 +582,9 @@ def run_forgetting(
         "wall_seconds": {"total": time.time() - started, **timings},
     }
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "forgetting.json", report)
+    # forgetting.json last: `reflectrl run` takes it as the sign that the stage is complete.
     atomic_write_text(out / "forgetting.md", format_markdown(report))
+    atomic_write_json(out / "forgetting.json", report)
     return report
 
 
