@@ -309,3 +309,16 @@ def test_reason_codes_are_json_safe():
     v = fc.verify(BFCL_EX, '[{"name": "circle_area", "arguments": {"\\ud800": 1, "radius": 5}}]')
     assert not v.success
     json.dumps(v.reason).encode("utf-8")
+
+
+def test_without_fork_sigalrm_bounds_python_loops(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    task = get_task("_test_hangs")
+    ex = task.load("test")[0]
+    started = time.perf_counter()
+    assert task.verify(ex, "loop") == Verdict.fail("timeout")
+    assert time.perf_counter() - started < 2.0
+    assert task.verify(ex, "pwd").reason == str(os.getpid())  # in this process
+    assert task.verify(ex, "4") == Verdict(True, "checked")

@@ -94,12 +94,26 @@ class _Worker:
 _lock = threading.Lock()
 
 
+def _worker_for(task: Any, verify: Callable) -> _Worker | None:
+    """The task's live worker, started on first use; None where no process can be forked (Windows, or
+    inside a daemonic process such as a data loader worker)."""
+    worker = task.__dict__.get("_reflectrl_worker")
+    if worker is not None and worker.proc.is_alive():
+        return worker
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    try:
+        worker = _Worker(task, verify)
+    except (AssertionError, OSError, ValueError):
+        return None
+    task.__dict__["_reflectrl_worker"] = worker
+    return worker
+
+
 def _call_with_timeout(verify: Callable, task: Any, example: Any, completion: str, timeout: float) -> Verdict:
-    if "fork" in multiprocessing.get_all_start_methods():
-        with _lock:
-            worker = task.__dict__.get("_reflectrl_worker")
-            if worker is None or not worker.proc.is_alive():
-                worker = task.__dict__["_reflectrl_worker"] = _Worker(task, verify)
+    with _lock:
+        worker = _worker_for(task, verify)
+        if worker is not None:
             try:
                 return worker.call(example, completion, timeout)
             except (EOFError, OSError, _Timeout) as e:  # hung, or the verifier ended its own process
