@@ -80,15 +80,10 @@ class ReflectRetryRollout:
         self.generated_tokens = 0  # everything sampled, for train.budget_tokens
 
     def __call__(self, prompts: list[list[dict[str, str]]], trainer) -> dict[str, list]:
-        from reflectrl.rollout import make_engine
-        from reflectrl.rollout.vllm import trainer_engine
+        from reflectrl.train.rl import synced_engine
 
+        self.engine = synced_engine(self.engine, self.engine_cfg, trainer)
         tok = trainer.processing_class
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        if self.engine is None:
-            # With use_vllm (GPUs, or a vLLM server) TRL runs vLLM and syncs its weights; we generate through it.
-            self.engine = trainer_engine(trainer, tok) if trainer.use_vllm else make_engine(self.engine_cfg, model, tok)
-        self.engine.sync_weights(model)
         seed = stable_hash("r3", self.cfg.seed, trainer.state.global_step, trainer.accelerator.process_index) % 2**31
 
         # TRL repeats each prompt G times in a row; sample the G reflections of a group together.

@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 from reflectrl.config import EngineConfig, TrainConfig
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
+from reflectrl.rollout.engine import Engine
 from reflectrl.rollout.vllm import vllm_start_error
 from reflectrl.train.common import debug_callbacks, final_model_dir, last_checkpoint, precision_flags, save_final_model
 
@@ -58,6 +59,20 @@ def trl_vllm_args(engine: EngineConfig | None) -> dict[str, Any]:
         # vLLM-vs-trainer importance-sampling correction has nothing to correct with.
         "vllm_importance_sampling_correction": False,
     }
+
+
+def synced_engine(engine: Engine | None, engine_cfg: EngineConfig, trainer) -> Engine:
+    """The rollout function's engine, created on first use, holding the trainer's current weights."""
+    from reflectrl.rollout import make_engine
+    from reflectrl.rollout.vllm import trainer_engine
+
+    tok = trainer.processing_class
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if engine is None:
+        # With use_vllm (GPUs, or a vLLM server) TRL runs vLLM and syncs its weights; we generate through it.
+        engine = trainer_engine(trainer, tok) if trainer.use_vllm else make_engine(engine_cfg, model, tok)
+    engine.sync_weights(model)
+    return engine
 
 
 def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int, engine: EngineConfig | None = None):
