@@ -45,25 +45,17 @@ class FirstAttemptRollout:
         self.generated_tokens = 0
 
     def __call__(self, prompts: list[list[dict[str, str]]], trainer) -> dict[str, list]:
-        from reflectrl.train.rl import synced_engine
+        from reflectrl.train.rl import prompt_groups, synced_engine
 
         self.engine = synced_engine(self.engine, self.engine_cfg, trainer)
         tok = trainer.processing_class
         seed = stable_hash("grpo", self.cfg.seed, trainer.state.global_step, trainer.accelerator.process_index)
 
-        # TRL repeats each prompt G times in a row: one generate call draws a group's G attempts.
-        groups: list[tuple[list[dict[str, str]], int]] = []
-        for p in prompts:
-            if groups and groups[-1][0] == p:
-                groups[-1] = (p, groups[-1][1] + 1)
-            else:
-                groups.append((p, 1))
-        sizes = {n for _, n in groups}
-        if len(sizes) != 1:
-            raise RuntimeError(f"expected groups of equal size (num_generations), got sizes {sorted(sizes)}")
-        examples = [self.examples[prompt_key(p)] for p, _ in groups]
-        contexts = [encode_chat(tok, p, self.task.tools(ex)) for (p, _), ex in zip(groups, examples, strict=True)]
-        samples = self.engine.generate(contexts, sizes.pop(), self.sampling, seed=seed % 2**31)
+        # One generate call draws a group's G attempts.
+        group_prompts, g = prompt_groups(prompts)
+        examples = [self.examples[prompt_key(p)] for p in group_prompts]
+        contexts = [encode_chat(tok, p, self.task.tools(ex)) for p, ex in zip(group_prompts, examples, strict=True)]
+        samples = self.engine.generate(contexts, g, self.sampling, seed=seed % 2**31)
 
         prompt_ids, completion_ids, success = [], [], []
         for ctx, ex, group in zip(contexts, examples, samples, strict=True):

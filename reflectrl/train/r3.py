@@ -80,27 +80,19 @@ class ReflectRetryRollout:
         self.generated_tokens = 0  # everything sampled, for train.budget_tokens
 
     def __call__(self, prompts: list[list[dict[str, str]]], trainer) -> dict[str, list]:
-        from reflectrl.train.rl import synced_engine
+        from reflectrl.train.rl import prompt_groups, synced_engine
 
         self.engine = synced_engine(self.engine, self.engine_cfg, trainer)
         tok = trainer.processing_class
         seed = stable_hash("r3", self.cfg.seed, trainer.state.global_step, trainer.accelerator.process_index) % 2**31
 
-        # TRL repeats each prompt G times in a row; sample the G reflections of a group together.
-        groups: list[tuple[list[dict[str, str]], int]] = []
-        for p in prompts:
-            if groups and groups[-1][0] == p:
-                groups[-1] = (p, groups[-1][1] + 1)
-            else:
-                groups.append((p, 1))
-        sizes = {n for _, n in groups}
-        if len(sizes) != 1:
-            raise RuntimeError(f"expected groups of equal size (num_generations), got sizes {sorted(sizes)}")
+        # Sample the G reflections of a group together.
+        group_prompts, g = prompt_groups(prompts)
         # With the task's tools, as the failed attempt was sampled (function calling needs its schemas).
-        contexts = [encode_chat(tok, p, self.task.tools(self.examples[prompt_key(p)])) for p, _ in groups]
-        samples = self.engine.generate(contexts, sizes.pop(), self.reflection_sampling, seed=seed)
+        contexts = [encode_chat(tok, p, self.task.tools(self.examples[prompt_key(p)])) for p in group_prompts]
+        samples = self.engine.generate(contexts, g, self.reflection_sampling, seed=seed)
         reflections = [s for group in samples for s in group]
-        prompt_ids = [ctx for ctx, (_, n) in zip(contexts, groups, strict=True) for _ in range(n)]
+        prompt_ids = [ctx for ctx in contexts for _ in range(g)]
         examples = [self.examples[prompt_key(p)] for p in prompts]
 
         glues, retry_contexts = [], []

@@ -61,6 +61,20 @@ def trl_vllm_args(engine: EngineConfig | None) -> dict[str, Any]:
     }
 
 
+def prompt_groups(prompts: list[list[dict[str, str]]]) -> tuple[list[list[dict[str, str]]], int]:
+    """TRL repeats each prompt G times in a row: the distinct prompts in order, and G."""
+    groups: list[tuple[list[dict[str, str]], int]] = []
+    for p in prompts:
+        if groups and groups[-1][0] == p:
+            groups[-1] = (p, groups[-1][1] + 1)
+        else:
+            groups.append((p, 1))
+    sizes = {n for _, n in groups}
+    if len(sizes) != 1:
+        raise RuntimeError(f"expected groups of equal size (num_generations), got sizes {sorted(sizes)}")
+    return [p for p, _ in groups], sizes.pop()
+
+
 def synced_engine(engine: Engine | None, engine_cfg: EngineConfig, trainer) -> Engine:
     """The rollout function's engine, created on first use, holding the trainer's current weights."""
     from reflectrl.rollout import make_engine
