@@ -165,6 +165,12 @@ class TrainConfig(Section):
     steps: int = Field(30, ge=1, description="Optimizer steps.")
     num_generations: int = Field(8, ge=2, description="G: reflections sampled per (query, failed attempt) group.")
     groups_per_step: int = Field(2, ge=1, description="Groups per optimizer step (batch = G x groups).")
+    micro_batch_size: int | None = Field(
+        4,
+        ge=1,
+        description="Sequences per forward/backward: the step's G x groups sequences are split into micro-batches "
+        "whose gradients are accumulated (the same update, a fraction of the memory). None: all at once.",
+    )
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name (paper: cosine).")
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps spent warming the learning rate up.")

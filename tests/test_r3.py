@@ -137,3 +137,52 @@ def test_failure_rows_filters_by_query_success(min_success, expected):
         assert len(rows) == expected
         assert rows[0]["prompt"][-1] == {"role": "user", "content": REFLECTION_PROMPT}
         assert rows[0]["prompt"][-2]["role"] == "assistant"
+
+
+@pytest.mark.parametrize("loss_type", ["dapo", "grpo"])
+def test_micro_batches_give_the_same_update_as_one_batch(tmp_path, tiny_model_dir, loss_type):
+    """train.micro_batch_size only changes memory: one optimizer step over 8 sequences in micro-batches of 2
+    ends at the same weights as one forward/backward over all 8."""
+    from reflectrl.train.r3 import retry_reward
+
+    task = get_task("countdown", train_size=20, test_size=2)
+    failures = _failures(task)
+    weights = {}
+    for micro in ("null", "2"):
+        model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+        cfg = load_config(
+            None,
+            [
+                "train.num_generations=4",
+                "train.groups_per_step=2",
+                f"train.micro_batch_size={micro}",
+                f"train.loss_type={loss_type}",
+                "train.steps=1",
+                "train.learning_rate=1e-2",
+                "train.beta=0.0",
+                "train.report_to=[none]",
+                "train.save_steps=100",
+            ],
+        )
+        rows = failure_rows(failures, cfg.episode, cfg.train)
+        rollout = ReflectRetryRollout(task, rows, cfg.episode, cfg.train, cfg.engine, False)
+        rollout.engine = ScriptedEngine(tok, _script(task, [f["example"] for f in failures]))
+        trainer = make_trainer(model, tok, rows, rollout, [retry_reward], cfg.train, tmp_path / micro, 64)
+        assert trainer.args.gradient_accumulation_steps == (1 if micro == "null" else 4)
+        trainer.args.optim = "sgd"  # Adam's first step is ~lr * sign(grad): it would amplify rounding noise
+        trainer.train()
+        weights[micro] = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+    start, _ = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    moved = [k for k, v in start.state_dict().items() if not torch.equal(v, weights["null"][k])]
+    assert moved, "the step changed no weight: the comparison would prove nothing"
+    for k in weights["null"]:
+        torch.testing.assert_close(weights["2"][k], weights["null"][k], rtol=1e-4, atol=1e-6, msg=k)
+
+
+def test_micro_batch_must_divide_the_step_batch(tmp_path, tiny_model_dir):
+    from reflectrl.errors import ReflectrlError
+    from reflectrl.train.rl import grpo_args
+
+    cfg = load_config(None, ["train.num_generations=4", "train.groups_per_step=2", "train.micro_batch_size=3"])
+    with pytest.raises(ReflectrlError, match="micro_batch_size=3 must divide"):
+        grpo_args(cfg.train, tmp_path, None, 64)

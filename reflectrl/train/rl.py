@@ -92,11 +92,17 @@ def synced_engine(engine: Engine | None, engine_cfg: EngineConfig, trainer) -> E
 def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int, engine: EngineConfig | None = None):
     from trl import GRPOConfig
 
+    batch = cfg.num_generations * cfg.groups_per_step
+    micro = min(cfg.micro_batch_size or batch, batch)
+    if batch % micro:
+        raise ReflectrlError(
+            f"train.micro_batch_size={micro} must divide the step's batch num_generations x groups_per_step = {batch}"
+        )
     return GRPOConfig(
         output_dir=str(out / "checkpoints"),
         max_steps=cfg.steps,
-        per_device_train_batch_size=cfg.num_generations * cfg.groups_per_step,
-        gradient_accumulation_steps=1,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=batch // micro,  # TRL then generates once per optimizer step
         num_generations=cfg.num_generations,
         learning_rate=cfg.learning_rate,
         lr_scheduler_type=cfg.lr_scheduler,
