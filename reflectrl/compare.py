@@ -245,6 +245,8 @@ def _plots(rows: list[dict[str, Any]], columns, folder: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from reflectrl.report import save_figure
+
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -269,7 +271,7 @@ def _plots(rows: list[dict[str, Any]], columns, folder: Path) -> list[str]:
         ax.set_title("Training curves at equal budget")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(folder / "training_curves.png", dpi=110)
+        save_figure(fig, folder / "training_curves.png")
         written.append("training_curves.png")
     plt.close(fig)
 
@@ -290,7 +292,7 @@ def _plots(rows: list[dict[str, Any]], columns, folder: Path) -> list[str]:
     ax.legend(fontsize=8)
     ax.set_title("Held-out accuracy per algorithm")
     fig.tight_layout()
-    fig.savefig(folder / "accuracy.png", dpi=110)
+    save_figure(fig, folder / "accuracy.png")
     plt.close(fig)
     written.append("accuracy.png")
     return written

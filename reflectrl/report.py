@@ -4,6 +4,7 @@ and reflections before/after training side by side. Written as report.md, report
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,13 @@ from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.stats import Rate, paired_diff_ci
 
 STAGES = (("eval-shipped", "shipped"), ("eval-start", "start"), ("eval-trained", "trained"))
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a PNG so that a killed report leaves the previous plot, never half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=110, format="png")
+    os.replace(tmp, path)
 
 
 def _rate(d: dict[str, Any]) -> Rate:
@@ -81,7 +89,7 @@ def plots(data: dict[str, Any], out: Path) -> list[str]:
         ax.legend()
         ax.set_title("Training reward per step")
         fig.tight_layout()
-        fig.savefig(out / "training.png", dpi=110)
+        save_figure(fig, out / "training.png")
         plt.close(fig)
         written.append("training.png")
 
@@ -93,7 +101,7 @@ def plots(data: dict[str, Any], out: Path) -> list[str]:
             ax.set_ylabel("tokens")
             ax.set_title("Mean reflection length per step")
             fig.tight_layout()
-            fig.savefig(out / "reflection_length.png", dpi=110)
+            save_figure(fig, out / "reflection_length.png")
             plt.close(fig)
             written.append("reflection_length.png")
 
@@ -114,7 +122,7 @@ def plots(data: dict[str, Any], out: Path) -> list[str]:
     ax.legend()
     ax.set_title("Held-out accuracy before and after training")
     fig.tight_layout()
-    fig.savefig(out / "accuracy.png", dpi=110)
+    save_figure(fig, out / "accuracy.png")
     plt.close(fig)
     written.append("accuracy.png")
     return written
