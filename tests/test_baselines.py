@@ -109,7 +109,7 @@ def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_d
     cfg = load_config(
         None,
         ["train.num_generations=2", "train.groups_per_step=1", "train.steps=50", "train.report_to=[none]"]
-        + ["episode.max_attempt_tokens=5", "train.budget_tokens=12", "train.save_steps=100"],
+        + ["episode.max_attempt_tokens=5", "train.budget_tokens=12", "train.save_steps=1"],
     )
     final = train_grpo(model, tok, task, [], task.load("train")[:6], cfg, tmp_path)
     assert (final / "config.json").is_file()
@@ -119,6 +119,24 @@ def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_d
     assert len(logged) == spent["steps"] >= 2 and spent["steps"] < 50
     assert logged[-1] == spent["generated_tokens"] >= 12 > logged[-2]
     assert all(0 < b - a <= 10 for a, b in zip([0, *logged], logged, strict=False))
+    # Each kept checkpoint carries the count at its step, so a resumed run continues it.
+    kept = sorted((tmp_path / "checkpoints").glob("checkpoint-*"))
+    assert kept
+    for ckpt in kept:
+        step = int(ckpt.name.split("-")[1])
+        assert json.loads((ckpt / "generated_tokens.json").read_text())["generated_tokens"] == logged[step - 1]
+
+
+def test_last_checkpoint_skips_a_checkpoint_killed_while_saving(tmp_path):
+    from reflectrl.train.common import last_checkpoint
+
+    assert last_checkpoint(tmp_path / "none") is None
+    for step, complete in ((5, True), (10, True), (15, False)):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")  # 10 > 5 numerically, 15 is partial
 
 
 # ----------------------------------------------------------------------------------------------- rise

@@ -47,15 +47,15 @@ class TokenBudget(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if self.budget is not None and self.tokens >= self.budget:
             control.should_training_stop = True
+        if control.should_save and state.is_world_process_zero:
+            # Written before the trainer saves the checkpoint (DefaultFlowCallback has just set should_save), so
+            # the checkpoint's trainer_state.json, which the trainer writes last, implies this file is there.
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            atomic_write_json(folder / STATE_FILE, self._summary(state))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs is not None:  # runs before MetricsFile, which writes the dict to metrics.jsonl
             logs["generated_tokens"] = self.tokens
-
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if state.is_world_process_zero and folder.is_dir():
-            atomic_write_json(folder / STATE_FILE, self._summary(state))
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
