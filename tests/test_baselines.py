@@ -119,6 +119,10 @@ def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_d
     assert len(logged) == spent["steps"] >= 2 and spent["steps"] < 50
     assert logged[-1] == spent["generated_tokens"] >= 12 > logged[-2]
     assert all(0 < b - a <= 10 for a, b in zip([0, *logged], logged, strict=False))
+    # Rollout wall time is logged cumulatively and is part of each step's time.
+    steps = [m for m in read_jsonl(tmp_path / "metrics.jsonl") if "reward" in m]
+    cumulative = [0.0, *(m["rollout_seconds"] for m in steps)]
+    assert all(0 < b - a < m["step_time"] for a, b, m in zip(cumulative, cumulative[1:], steps, strict=False))
     # Each kept checkpoint carries the count at its step, so a resumed run continues it.
     kept = sorted((tmp_path / "checkpoints").glob("checkpoint-*"))
     assert kept

@@ -56,6 +56,9 @@ class TokenBudget(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs is not None:  # runs before MetricsFile, which writes the dict to metrics.jsonl
             logs["generated_tokens"] = self.tokens
+            # Cumulative; a step's step_time minus its increase is the training part of the step.
+            if hasattr(self.rollout, "rollout_seconds"):
+                logs["rollout_seconds"] = round(self.rollout.rollout_seconds, 3)
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,12 @@ class FirstAttemptRollout:
         self.sampling = Sampling(episode.max_attempt_tokens, cfg.temperature, cfg.top_p)
         self.engine: Engine | None = None
         self.generated_tokens = 0
+        self.rollout_seconds = 0.0  # wall time inside this call: generation, weight sync, verification
 
     def __call__(self, prompts: list[list[dict[str, str]]], trainer) -> dict[str, list]:
         from reflectrl.train.rl import prompt_groups, synced_engine
 
+        started = time.perf_counter()
         self.engine = synced_engine(self.engine, self.engine_cfg, trainer)
         tok = trainer.processing_class
         seed = stable_hash("grpo", self.cfg.seed, trainer.state.global_step, trainer.accelerator.process_index)
@@ -64,6 +67,7 @@ class FirstAttemptRollout:
                 completion_ids.append(s.token_ids)
                 success.append(float(self.task.verify(ex, s.text).success))
         self.generated_tokens += count_all_processes(trainer, sum(len(ids) for ids in completion_ids))
+        self.rollout_seconds += time.perf_counter() - started
         return {
             "prompt_ids": prompt_ids,
             "completion_ids": completion_ids,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +79,12 @@ class ReflectRetryRollout:
         self.retry_sampling = Sampling(episode.max_retry_tokens, cfg.temperature, cfg.top_p)
         self.engine: Engine | None = None
         self.generated_tokens = 0  # everything sampled, for train.budget_tokens
+        self.rollout_seconds = 0.0  # wall time inside this call: generation, weight sync, verification
 
     def __call__(self, prompts: list[list[dict[str, str]]], trainer) -> dict[str, list]:
         from reflectrl.train.rl import prompt_groups, synced_engine
 
+        started = time.perf_counter()
         self.engine = synced_engine(self.engine, self.engine_cfg, trainer)
         tok = trainer.processing_class
         seed = stable_hash("r3", self.cfg.seed, trainer.state.global_step, trainer.accelerator.process_index) % 2**31
@@ -103,6 +106,7 @@ class ReflectRetryRollout:
         retries = [s[0] for s in self.engine.generate(retry_contexts, 1, self.retry_sampling, seed=seed + 1)]
         success = [self.task.verify(ex, r.text).success for ex, r in zip(examples, retries, strict=True)]
         self.generated_tokens += count_all_processes(trainer, sum(len(s.token_ids) for s in [*reflections, *retries]))
+        self.rollout_seconds += time.perf_counter() - started
 
         completion_ids, env_mask = [], []
         for refl, glue, retry, ok in zip(reflections, glues, retries, success, strict=True):
