@@ -30,10 +30,12 @@ def precision_flags(precision: str, model) -> dict[str, bool]:
 def last_checkpoint(checkpoints: Path) -> str | None:
     """The newest complete checkpoint. A process killed while saving leaves a checkpoint folder without
     trainer_state.json (the trainer writes it last), which transformers' get_last_checkpoint would pick."""
-    complete = [
-        d for d in checkpoints.glob("checkpoint-*") if d.name[11:].isdigit() and (d / "trainer_state.json").is_file()
-    ]
-    return str(max(complete, key=lambda d: int(d.name[11:]))) if complete else None
+    steps = {
+        int(step): d
+        for d in checkpoints.glob("checkpoint-*")
+        if (step := d.name.removeprefix("checkpoint-")).isdigit() and (d / "trainer_state.json").is_file()
+    }
+    return str(steps[max(steps)]) if steps else None
 
 
 def final_model_dir(stage_dir: Path) -> Path:
