@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from reflectrl.errors import ReflectrlError
 from reflectrl.rollout.engine import Sampling
@@ -198,6 +198,14 @@ class TrainConfig(Section):
         description="Stop once the policy has generated this many tokens in training rollouts (the equal-budget unit "
         "of `reflectrl compare`); None: train.steps (rise: rise.rounds) alone decide.",
     )
+
+    @field_validator("micro_batch_size")
+    @classmethod
+    def _divides_the_step(cls, micro: int | None, info: ValidationInfo) -> int | None:
+        batch = info.data.get("num_generations", 1) * info.data.get("groups_per_step", 1)
+        if micro is not None and micro < batch and batch % micro:
+            raise ValueError(f"must divide the step's batch num_generations x groups_per_step = {batch}")
+        return micro
 
 
 class RiseConfig(Section):

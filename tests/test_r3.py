@@ -179,10 +179,9 @@ def test_micro_batches_give_the_same_update_as_one_batch(tmp_path, tiny_model_di
         torch.testing.assert_close(weights["2"][k], weights["null"][k], rtol=1e-4, atol=1e-6, msg=k)
 
 
-def test_micro_batch_must_divide_the_step_batch(tmp_path, tiny_model_dir):
+def test_micro_batch_must_divide_the_step_batch():
     from reflectrl.errors import ReflectrlError
-    from reflectrl.train.rl import grpo_args
 
-    cfg = load_config(None, ["train.num_generations=4", "train.groups_per_step=2", "train.micro_batch_size=3"])
-    with pytest.raises(ReflectrlError, match="micro_batch_size=3 must divide"):
-        grpo_args(cfg.train, tmp_path, None, 64)
+    with pytest.raises(ReflectrlError, match=r"train\.micro_batch_size: .*must divide .* = 8 \(got 3\)"):
+        load_config(None, ["train.num_generations=4", "train.groups_per_step=2", "train.micro_batch_size=3"])
+    assert load_config(None, ["train.num_generations=4", "train.micro_batch_size=16"]).train.micro_batch_size == 16

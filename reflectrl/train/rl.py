@@ -93,11 +93,7 @@ def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int, en
     from trl import GRPOConfig
 
     batch = cfg.num_generations * cfg.groups_per_step
-    micro = min(cfg.micro_batch_size or batch, batch)
-    if batch % micro:
-        raise ReflectrlError(
-            f"train.micro_batch_size={micro} must divide the step's batch num_generations x groups_per_step = {batch}"
-        )
+    micro = min(cfg.micro_batch_size or batch, batch)  # the config checked that it divides the batch
     return GRPOConfig(
         output_dir=str(out / "checkpoints"),
         max_steps=cfg.steps,
