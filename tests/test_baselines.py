@@ -128,7 +128,9 @@ def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_d
     assert kept
     for ckpt in kept:
         step = int(ckpt.name.split("-")[1])
-        assert json.loads((ckpt / "generated_tokens.json").read_text())["generated_tokens"] == logged[step - 1]
+        saved = json.loads((ckpt / "generated_tokens.json").read_text())
+        assert saved["generated_tokens"] == logged[step - 1]
+        assert saved["rollout_seconds"] == steps[step - 1]["rollout_seconds"]
 
 
 def test_last_checkpoint_skips_a_checkpoint_killed_while_saving(tmp_path):

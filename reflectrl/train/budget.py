@@ -38,7 +38,10 @@ class TokenBudget(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         saved = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
         if state.global_step and saved.is_file():
-            self.rollout.generated_tokens = json.loads(saved.read_text())["generated_tokens"]
+            summary = json.loads(saved.read_text())
+            self.rollout.generated_tokens = summary["generated_tokens"]
+            if "rollout_seconds" in summary:  # keeps the logged cumulative time continuous across a resume
+                self.rollout.rollout_seconds = summary["rollout_seconds"]
 
     @property
     def tokens(self) -> int:
@@ -65,4 +68,7 @@ class TokenBudget(TrainerCallback):
             atomic_write_json(self.summary_path, self._summary(state))
 
     def _summary(self, state) -> dict:
-        return {"generated_tokens": self.tokens, "steps": state.global_step, "budget": self.budget}
+        summary = {"generated_tokens": self.tokens, "steps": state.global_step, "budget": self.budget}
+        if hasattr(self.rollout, "rollout_seconds"):
+            summary["rollout_seconds"] = round(self.rollout.rollout_seconds, 3)
+        return summary
