@@ -181,6 +181,9 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     if four:
         md += ["## The paper's four columns (held-out, 95% Wilson CIs)", "", *four, ""]
     md += ["## All measurements", "", _md_table(header, rows), ""]
+    by_cat = _by_category(evals, labels)
+    if by_cat:
+        md += ["## By category: first try / second try (95% Wilson CIs)", "", by_cat, ""]
     md += [
         "## Trained minus starting model, paired on the same problems (95% bootstrap CI)",
         "",
@@ -245,6 +248,20 @@ def _four_columns(evals: dict[str, Any]) -> list[str]:
             cols += [f"{lab} first try", f"{lab} second try"]
             cells += [str(_rate(s["first_try"])), str(_rate(s["second_try"]))]
     return [_md_table(cols, [cells])] if cells else []
+
+
+def _by_category(evals: dict[str, Any], labels: list[str]) -> str:
+    """One row per task category (BFCL's simple_python, parallel, ...), when the evaluations have them."""
+    cats = sorted({c for lab in labels for c in evals[lab]["summary"].get("by_category", {})})
+    rows = []
+    for cat in cats:
+        row = [cat]
+        for lab in labels:
+            m = evals[lab]["summary"].get("by_category", {}).get(cat)
+            row += [str(_rate(m["first_try"])), str(_rate(m["second_try"]))] if m else ["n/a", "n/a"]
+        rows.append(row)
+    header = ["category", *[f"{lab} {turn}" for lab in labels for turn in ("first try", "second try")]]
+    return _md_table(header, rows) if rows else ""
 
 
 def _cell(text: str) -> str:

@@ -156,13 +156,14 @@ def test_boost_rows_train_reflections_and_retries_never_wrong_attempts():
         assert "<answer>" not in r["completion"][0]["content"]
 
 
-def _fake_eval(folder: Path, first: list[bool], second: list[bool]) -> None:
+def _fake_eval(folder: Path, first: list[bool], second: list[bool], categories: list[str] | None = None) -> None:
     folder.mkdir(parents=True)
     records = []
     for i, (f, s) in enumerate(zip(first, second, strict=True)):
         records.append(
             {
                 "id": f"p{i}",
+                "category": categories[i] if categories else None,
                 "prompt": [{"role": "user", "content": f"q{i}"}],
                 "attempt": "a",
                 "attempt_success": f,
@@ -195,3 +196,17 @@ def test_report_numbers_match_hand_computation(tmp_path):
     assert "25.0% [4.6, 69.9] (1/4)" in md  # Wilson interval for 1/4
     assert "| start first try | start second try | trained first try | trained second try |" in md
     assert os.path.exists(tmp_path / "plots" / "accuracy.png")
+
+
+def test_report_breaks_results_down_by_category(tmp_path):
+    cats = ["simple", "simple", "parallel", "parallel"]
+    _fake_eval(tmp_path / "eval-start", [True, False, False, False], [True, True, False, False], cats)
+    _fake_eval(tmp_path / "eval-trained", [True, True, False, False], [True, True, True, False], cats)
+    write_report(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| category | start first try | start second try | trained first try | trained second try |" in md
+    # simple: start 1/2 first, 2/2 second; trained 2/2, 2/2. parallel: start 0/2, 0/2; trained 0/2, 1/2.
+    simple = next(line for line in md.splitlines() if line.startswith("| simple |"))
+    assert "(1/2)" in simple and simple.count("(2/2)") == 3
+    parallel = next(line for line in md.splitlines() if line.startswith("| parallel |"))
+    assert parallel.count("(0/2)") == 3 and "(1/2)" in parallel
