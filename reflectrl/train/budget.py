@@ -47,6 +47,12 @@ class TokenBudget(TrainerCallback):
     def tokens(self) -> int:
         return getattr(self.rollout, "generated_tokens", 0)
 
+    @property
+    def seconds(self) -> float | None:
+        """Cumulative rollout wall time, for rollouts that time themselves (R3, GRPO); None for the rest."""
+        seconds = getattr(self.rollout, "rollout_seconds", None)
+        return None if seconds is None else round(seconds, 3)
+
     def on_step_end(self, args, state, control, **kwargs):
         if self.budget is not None and self.tokens >= self.budget:
             control.should_training_stop = True
@@ -60,8 +66,8 @@ class TokenBudget(TrainerCallback):
         if logs is not None:  # runs before MetricsFile, which writes the dict to metrics.jsonl
             logs["generated_tokens"] = self.tokens
             # Cumulative; a step's step_time minus its increase is the training part of the step.
-            if hasattr(self.rollout, "rollout_seconds"):
-                logs["rollout_seconds"] = round(self.rollout.rollout_seconds, 3)
+            if self.seconds is not None:
+                logs["rollout_seconds"] = self.seconds
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
@@ -69,6 +75,6 @@ class TokenBudget(TrainerCallback):
 
     def _summary(self, state) -> dict:
         summary = {"generated_tokens": self.tokens, "steps": state.global_step, "budget": self.budget}
-        if hasattr(self.rollout, "rollout_seconds"):
-            summary["rollout_seconds"] = round(self.rollout.rollout_seconds, 3)
+        if self.seconds is not None:
+            summary["rollout_seconds"] = self.seconds
         return summary
