@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,9 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     by_cat = _by_category(evals, labels)
     if by_cat:
         md += ["## By category: first try / second try (95% Wilson CIs)", "", by_cat, ""]
+    reasons = _failure_reasons(evals, labels)
+    if reasons:
+        md += ["## Why first attempts fail: the verifier's reason, share of all problems", "", reasons, ""]
     md += [
         "## Trained minus starting model, paired on the same problems (95% bootstrap CI)",
         "",
@@ -262,6 +266,30 @@ def _by_category(evals: dict[str, Any], labels: list[str]) -> str:
         rows.append(row)
     header = ["category", *[f"{lab} {turn}" for lab in labels for turn in ("first try", "second try")]]
     return _md_table(header, rows) if rows else ""
+
+
+def _failure_reasons(evals: dict[str, Any], labels: list[str], top: int = 8) -> str:
+    """Counts of the verifier's reason for each failed first attempt (``wrong_value:x`` counts as
+    ``wrong_value``): the most common ``top`` reasons, the rest as ``other``."""
+    counts = {
+        lab: Counter(
+            str(r.get("attempt_reason") or "unknown").split(":")[0]
+            for r in evals[lab]["samples"]
+            if not r["attempt_success"]
+        )
+        for lab in labels
+    }
+    ranked = [reason for reason, _ in sum(counts.values(), Counter()).most_common()]
+    shown, rest = ranked[:top], set(ranked[top:])
+    rows = []
+    for reason in [*shown, "other"] if rest else shown:
+        row = [reason]
+        for lab in labels:
+            n = len(evals[lab]["samples"])
+            k = sum(v for r, v in counts[lab].items() if r in rest) if reason == "other" else counts[lab][reason]
+            row.append(f"{k} ({100 * k / n:.1f}%)")
+        rows.append(row)
+    return _md_table(["reason", *[f"{lab} model" for lab in labels]], rows) if rows else ""
 
 
 def _cell(text: str) -> str:

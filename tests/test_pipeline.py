@@ -156,7 +156,13 @@ def test_boost_rows_train_reflections_and_retries_never_wrong_attempts():
         assert "<answer>" not in r["completion"][0]["content"]
 
 
-def _fake_eval(folder: Path, first: list[bool], second: list[bool], categories: list[str] | None = None) -> None:
+def _fake_eval(
+    folder: Path,
+    first: list[bool],
+    second: list[bool],
+    categories: list[str] | None = None,
+    reasons: list[str] | None = None,
+) -> None:
     folder.mkdir(parents=True)
     records = []
     for i, (f, s) in enumerate(zip(first, second, strict=True)):
@@ -167,7 +173,7 @@ def _fake_eval(folder: Path, first: list[bool], second: list[bool], categories: 
                 "prompt": [{"role": "user", "content": f"q{i}"}],
                 "attempt": "a",
                 "attempt_success": f,
-                "attempt_reason": "ok" if f else "wrong_value",
+                "attempt_reason": "ok" if f else (reasons[i] if reasons else "wrong_value"),
                 "first_try": f,
                 "second_try": s,
                 "resample_success": False,
@@ -210,3 +216,17 @@ def test_report_breaks_results_down_by_category(tmp_path):
     assert "(1/2)" in simple and simple.count("(2/2)") == 3
     parallel = next(line for line in md.splitlines() if line.startswith("| parallel |"))
     assert parallel.count("(0/2)") == 3 and "(1/2)" in parallel
+
+
+def test_report_counts_why_first_attempts_fail(tmp_path):
+    start = ["ok", "bad_json", "bad_json", "wrong_value:city"]
+    trained = ["ok", "ok", "wrong_value:unit", "missing_arg:x"]
+    _fake_eval(tmp_path / "eval-start", [True, False, False, False], [True] * 4, reasons=start)
+    _fake_eval(tmp_path / "eval-trained", [True, True, False, False], [True] * 4, reasons=trained)
+    write_report(tmp_path)
+    lines = (tmp_path / "report.md").read_text().splitlines()
+    row = {line.split(" | ")[0]: line for line in lines if line.startswith("| ") and "%) |" in line}
+    assert row["| bad_json"] == "| bad_json | 2 (50.0%) | 0 (0.0%) |"  # ranked first: the most common
+    assert row["| wrong_value"] == "| wrong_value | 1 (25.0%) | 1 (25.0%) |"  # argument names folded in
+    assert row["| missing_arg"] == "| missing_arg | 0 (0.0%) | 1 (25.0%) |"
+    assert "| ok |" not in "\n".join(lines)  # successes are not failure reasons
