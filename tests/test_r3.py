@@ -10,7 +10,7 @@ from reflectrl.rollout.episode import REFLECTION_PROMPT
 from reflectrl.tasks import get_task
 from reflectrl.tasks.countdown import solve
 from reflectrl.train.r3 import ReflectRetryRollout, failure_rows
-from reflectrl.train.rl import make_trainer
+from reflectrl.train.rl import make_trainer, no_signal_warning
 
 
 def _failures(task):
@@ -185,3 +185,10 @@ def test_micro_batch_must_divide_the_step_batch():
     with pytest.raises(ReflectrlError, match=r"train\.micro_batch_size: .*must divide .* = 8 \(got 3\)"):
         load_config(None, ["train.num_generations=4", "train.groups_per_step=2", "train.micro_batch_size=3"])
     assert load_config(None, ["train.num_generations=4", "train.micro_batch_size=16"]).train.micro_batch_size == 16
+
+
+def test_no_signal_warning_only_when_no_group_ever_had_reward_variance():
+    flat = [{"step": 1, "frac_reward_zero_std": 1.0}, {"step": 2, "frac_reward_zero_std": 1.0}, {"step": 2}]
+    assert "all 2 logged steps" in no_signal_warning(flat)
+    assert no_signal_warning([*flat, {"step": 3, "frac_reward_zero_std": 0.5}]) is None
+    assert no_signal_warning([{"step": 1, "loss": 0.0}]) is None  # nothing logged about groups: say nothing

@@ -11,6 +11,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from reflectrl.config import EngineConfig, TrainConfig
+from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
 from reflectrl.rollout.engine import Engine
@@ -158,6 +159,19 @@ def make_trainer(
         raise ReflectrlError(vllm_start_error(e, engine)) from e
 
 
+def no_signal_warning(metrics: list[dict[str, Any]]) -> str | None:
+    """GRPO learns from reward differences within a group. When every group of every step had equal
+    rewards there was no advantage anywhere: worth saying loudly, since the run still "succeeds"."""
+    zero_std = [m["frac_reward_zero_std"] for m in metrics if "frac_reward_zero_std" in m]
+    if not zero_std or min(zero_std) < 1.0:
+        return None
+    return (
+        f"no reward signal: in all {len(zero_std)} logged steps every group's rewards were equal (all failed or "
+        "all succeeded), so training had nothing to learn from; raise train.num_generations or train.steps, "
+        "or boost more, until some groups mix successes and failures"
+    )
+
+
 def run_grpo(
     model,
     tokenizer,
@@ -178,6 +192,8 @@ def run_grpo(
         model, tokenizer, rows, rollout_func, reward_funcs, cfg, out, max_completion_length, callbacks
     )
     trainer.train(resume_from_checkpoint=last_checkpoint(out / "checkpoints") if resume else None)
+    if trainer.accelerator.is_main_process and (message := no_signal_warning(read_jsonl(out / "metrics.jsonl"))):
+        warn(message)
     final = save_final_model(trainer, tokenizer, final_model_dir(out))
     if trainer.accelerator.is_main_process:
         atomic_write_json(out / "train_state.json", {"global_step": trainer.state.global_step})
