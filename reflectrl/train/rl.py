@@ -192,9 +192,9 @@ def run_grpo(
         model, tokenizer, rows, rollout_func, reward_funcs, cfg, out, max_completion_length, callbacks
     )
     trainer.train(resume_from_checkpoint=last_checkpoint(out / "checkpoints") if resume else None)
-    if trainer.accelerator.is_main_process and (message := no_signal_warning(read_jsonl(out / "metrics.jsonl"))):
-        warn(message)
     final = save_final_model(trainer, tokenizer, final_model_dir(out))
     if trainer.accelerator.is_main_process:
         atomic_write_json(out / "train_state.json", {"global_step": trainer.state.global_step})
+        if message := no_signal_warning(read_jsonl(out / "metrics.jsonl")):  # after saving: a diagnostic only
+            warn(message)
     return final
