@@ -219,7 +219,7 @@ def train(
         queries = [r["example"] for r in read_jsonl(mined)]
     else:
         queries = list({r["query_id"]: r["example"] for r in records}.values())
-    lm, tokenizer = load(cfg, cfg.model.name)
+    lm, tokenizer = load(cfg, cfg.model.name, training=True)
     final = get_algorithm(cfg.train.algorithm)(lm, tokenizer, the_task, records, queries, cfg, folder, resume)
     stdout.print(f"trained model: {final}")
 

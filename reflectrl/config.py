@@ -6,10 +6,10 @@ Unknown keys and ill-typed values are one-line errors naming the file and the do
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from reflectrl.errors import ReflectrlError
 from reflectrl.rollout.engine import Sampling
@@ -23,7 +23,9 @@ class Section(BaseModel):
 class ModelConfig(Section):
     name: str = Field("default", description="'default' (embedded SmolLM2-135M-Instruct), a model folder or a hub id.")
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="Weights dtype. 'auto': bf16 on GPUs and on CPUs with AMX/AVX512-BF16, else fp32."
+        "auto",
+        description="Weights dtype of the inference copies (eval, mine, generation engines); training always loads "
+        "fp32 masters (see train.precision). 'auto': bf16 on GPUs and on CPUs with AMX/AVX512-BF16, else fp32.",
     )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: all cores.")
@@ -124,8 +126,24 @@ class LoraSettings(Section):
         )
 
 
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
-PRECISION_HELP = "Mixed precision for training. 'auto': bf16 on GPUs and on CPUs with fast bf16, else fp32."
+def _renamed_precision(value: Any) -> Any:
+    if value in ("bf16", "fp16"):
+        raise ValueError(
+            f"{value!r} is no longer a precision; use {value}-mixed (fp32 master weights, {value} autocast), "
+            "bf16-pure (bf16 weights, no fp32 masters), fp32 or auto"
+        )
+    return value
+
+
+Precision = Annotated[
+    Literal["auto", "fp32", "bf16-mixed", "fp16-mixed", "bf16-pure"], BeforeValidator(_renamed_precision)
+]
+PRECISION_HELP = (
+    "What training computes in; the trainer always keeps fp32 master weights and optimizer state (model.dtype only "
+    "sets the inference copies). 'bf16-mixed': bf16 autocast; 'fp16-mixed': fp16 autocast with a gradient scaler "
+    "(CUDA); 'bf16-pure': bf16 weights, no fp32 masters (small updates round away; warns); 'fp32'. 'auto': "
+    "bf16-mixed on CUDA GPUs with bf16 and on CPUs with AMX/AVX512-BF16, fp16-mixed on older GPUs, else fp32."
+)
 
 
 class BoostConfig(Section):

@@ -82,14 +82,29 @@ def resolve_model(name: str) -> str:
     return name  # a hub id
 
 
-@functools.cache
+FAST_BF16_ENV = "REFLECTRL_FAST_BF16"
+
+
 def cpu_has_fast_bf16() -> bool:
-    """bf16 matmuls are only fast on CPUs with AMX or AVX512-BF16; elsewhere fp32 is 3x faster (measured)."""
+    """bf16 matmuls are only fast on CPUs with AMX or AVX512-BF16; on AVX2-only CPUs a bf16 matmul is 75x
+    slower than fp32 (docs/BENCHMARKS.md). ``REFLECTRL_FAST_BF16=1`` or ``0`` overrides the detection
+    (tests force each branch with it on any machine)."""
+    forced = os.environ.get(FAST_BF16_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    if forced:
+        raise ReflectrlError(f"{FAST_BF16_ENV}={forced!r}: expected 1 (fast bf16), 0 (not) or unset (detect)")
+    return "amx_bf16" in cpu_flags() or "avx512_bf16" in cpu_flags()
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+        return frozenset()
+    return frozenset(f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split())
 
 
 def pick_device(device: str = "auto") -> torch.device:

@@ -33,10 +33,11 @@ def splits(task: Task, cfg: RunConfig) -> tuple[list[Example], list[Example]]:
     return train[:boost_n], train[boost_n:need]
 
 
-def load(cfg: RunConfig, name: str):
+def load(cfg: RunConfig, name: str, training: bool = False):
+    """``name`` for inference in ``model.dtype``, or for training with fp32 master weights (train/precision.py)."""
     from reflectrl.models import load_model
 
-    return load_model(name, cfg.model.dtype, cfg.model.device, cfg.model.threads)
+    return load_model(name, "fp32" if training else cfg.model.dtype, cfg.model.device, cfg.model.threads)
 
 
 def run_eval(cfg: RunConfig, task: Task, model_name: str, out: Path, label: str) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def run_boost(cfg: RunConfig, task: Task, problems: list[Example], out: Path) ->
 
     final = out / "model"
     if not (final / "config.json").is_file():
-        model, tok = load(cfg, cfg.model.name)
+        model, tok = load(cfg, cfg.model.name, training=True)
         boost(model, tok, task, problems, cfg.boost, cfg.episode, out)
     return str(final)
 
@@ -77,7 +78,7 @@ def run_train(cfg: RunConfig, task: Task, model_name: str, mine_dir: Path, out: 
 
     final = out / "model"
     if not (final / "config.json").is_file():
-        model, tok = load(cfg, model_name)
+        model, tok = load(cfg, model_name, training=True)
         failures = read_jsonl(mine_dir / "failures.jsonl")
         queries = [r["example"] for r in read_jsonl(mine_dir / "mined.jsonl")]
         get_algorithm(cfg.train.algorithm)(model, tok, task, failures, queries, cfg, out)

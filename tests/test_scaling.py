@@ -45,7 +45,7 @@ def test_presets_parse_and_mirror_the_paper(preset):
     assert (t.algorithm, t.beta, t.learning_rate, t.lr_scheduler, t.temperature) == ("r3", 0.001, 5e-7, "cosine", 0.9)
     assert 8 <= t.num_generations <= 14 and t.steps <= 1750
     assert t.num_generations * t.groups_per_step * 8 == 256, "batch 256 over 8 GPUs"
-    assert (cfg.engine.name, cfg.model.dtype, t.precision, cfg.episode.temperature) == ("vllm", "bf16", "bf16", 0.9)
+    assert (cfg.engine.name, cfg.model.dtype, t.precision, cfg.episode.temperature) == ("vllm", "bf16", "auto", 0.9)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ from reflectrl.console import info
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json
 from reflectrl.tasks import Example, Task
-from reflectrl.train.common import final_model_dir, last_checkpoint, precision_flags, save_final_model
+from reflectrl.train.common import final_model_dir, last_checkpoint, save_final_model
+from reflectrl.train.precision import prepare_for_training, training_arguments
 
 
 def boost_rows(task: Task, examples: list[Example], episode: EpisodeConfig, reflection_fraction: float, seed: int):
@@ -60,7 +61,10 @@ def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfi
     if not rows:
         raise ReflectrlError(f"task {task.name!r} provides no boost data (Task.boost_examples returned nothing)")
     info(f"boost: {len(rows)} rows from {len(examples)} problems ({cfg.reflection_fraction:.0%} with reflections)")
-    args = SFTConfig(
+    args = training_arguments(
+        SFTConfig,
+        "boost.precision",
+        cfg.precision,
         output_dir=str(out / "checkpoints"),
         num_train_epochs=cfg.epochs,
         per_device_train_batch_size=cfg.batch_size,
@@ -83,7 +87,7 @@ def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfi
         data_seed=cfg.seed,
         dataloader_num_workers=0,
         disable_tqdm=False,
-        **precision_flags(cfg.precision, model),
+        **prepare_for_training(model, cfg.precision, "boost.precision"),
     )
     peft_config = cfg.lora.peft_config() if cfg.lora.enabled else None
     trainer = SFTTrainer(

@@ -1,4 +1,4 @@
-"""What every training algorithm shares: precision, LoRA, checkpoints, and the final model folder."""
+"""What every training algorithm shares: checkpoints and the final model folder (precision: precision.py)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,6 @@ from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
-
-from reflectrl.console import warn
-from reflectrl.models import cpu_has_fast_bf16
-
-
-def precision_flags(precision: str, model) -> dict[str, bool]:
-    """TrainingArguments' bf16/fp16 flags. TRL defaults to bf16=True; on a CPU without AMX or
-    AVX512-BF16 a bf16 matmul is 75x and a decode step 4x slower than fp32 (docs/BENCHMARKS.md), which is
-    why GRPO with default settings looked hung on such CPUs. 'auto' picks bf16 only where it is fast."""
-    on_gpu = next(model.parameters()).device.type == "cuda"
-    if precision == "auto":
-        bf16 = torch.cuda.is_bf16_supported() if on_gpu else cpu_has_fast_bf16()
-        return {"bf16": bool(bf16), "fp16": False}
-    if precision == "bf16" and not on_gpu and not cpu_has_fast_bf16():
-        warn("bf16 asked for on a CPU without AMX/AVX512-BF16: several times slower than fp32 (docs/BENCHMARKS.md)")
-    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
 def last_checkpoint(checkpoints: Path) -> str | None:

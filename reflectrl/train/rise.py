@@ -47,7 +47,8 @@ from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import attempt_prompt, continue_chat
 from reflectrl.tasks import Example, Task
 from reflectrl.tasks.base import stable_hash
-from reflectrl.train.common import final_model_dir, last_checkpoint, precision_flags, save_final_model
+from reflectrl.train.common import final_model_dir, last_checkpoint, save_final_model
+from reflectrl.train.precision import prepare_for_training, training_arguments
 
 IGNORE = -100
 
@@ -169,7 +170,10 @@ def make_rwr_trainer(model, tokenizer, rows: list[dict[str, Any]], cfg: RunConfi
     from reflectrl.train.rl import MetricsFile
 
     rc, tc = cfg.rise, cfg.train
-    args = TrainingArguments(
+    args = training_arguments(
+        TrainingArguments,
+        "train.precision",
+        tc.precision,
         output_dir=str(out / "checkpoints"),
         num_train_epochs=rc.epochs,
         per_device_train_batch_size=rc.batch_size,
@@ -191,7 +195,7 @@ def make_rwr_trainer(model, tokenizer, rows: list[dict[str, Any]], cfg: RunConfi
         label_names=["labels"],
         dataloader_num_workers=0,
         disable_tqdm=False,
-        **precision_flags(tc.precision, model),
+        **prepare_for_training(model, tc.precision, "train.precision"),
     )
     if tc.lora.enabled:
         from peft import get_peft_model
@@ -290,7 +294,7 @@ def train_rise(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, 
         rdir = out / f"round-{i}"
         rdir.mkdir(exist_ok=True)
         if previous is not None:  # each round starts from the model the previous round trained
-            model, tokenizer = load_model(str(previous), cfg.model.dtype, cfg.model.device, cfg.model.threads)
+            model, tokenizer = load_model(str(previous), "fp32", cfg.model.device, cfg.model.threads)  # fp32 masters
         stop_at = None if budget is None else budget * (i + 1) // rc.rounds
         engine = make_engine(cfg.engine, model, tokenizer)
         qs = round_queries(queries, rc, i, cfg.train.seed)

@@ -16,7 +16,8 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
 from reflectrl.rollout.engine import Engine
 from reflectrl.rollout.vllm import vllm_start_error
-from reflectrl.train.common import debug_callbacks, final_model_dir, last_checkpoint, precision_flags, save_final_model
+from reflectrl.train.common import debug_callbacks, final_model_dir, last_checkpoint, save_final_model
+from reflectrl.train.precision import prepare_for_training, training_arguments
 
 
 class MetricsFile(TrainerCallback):
@@ -95,7 +96,10 @@ def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int, en
 
     batch = cfg.num_generations * cfg.groups_per_step
     micro = min(cfg.micro_batch_size or batch, batch)  # the config checked that it divides the batch
-    return GRPOConfig(
+    return training_arguments(
+        GRPOConfig,
+        "train.precision",
+        cfg.precision,
         output_dir=str(out / "checkpoints"),
         max_steps=cfg.steps,
         per_device_train_batch_size=micro,
@@ -125,7 +129,7 @@ def grpo_args(cfg: TrainConfig, out: Path, model, max_completion_length: int, en
         disable_tqdm=False,
         log_completions=False,
         dataloader_num_workers=0,
-        **precision_flags(cfg.precision, model),
+        **prepare_for_training(model, cfg.precision, "train.precision"),
         **trl_vllm_args(engine),
     )
 

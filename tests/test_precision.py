@@ -1,0 +1,206 @@
+"""The precision policy (train/precision.py): fp32 master weights in every trainer, bf16 autocast only
+where bf16 is fast. Each hardware branch is forced here, so both run on any machine."""
+
+import pytest
+import torch
+from conftest import ScriptedEngine
+from transformers import TrainingArguments
+
+from reflectrl.config import load_config
+from reflectrl.errors import ReflectrlError
+from reflectrl.models import FAST_BF16_ENV, cpu_has_fast_bf16, load_model
+from reflectrl.rollout.episode import REFLECTION_PROMPT
+from reflectrl.tasks import get_task
+from reflectrl.train.boost import boost
+from reflectrl.train.precision import prepare_for_training, resolve_precision, training_arguments
+
+CPU = torch.device("cpu")
+CUDA = torch.device("cuda")
+
+
+@pytest.mark.parametrize(
+    "device, fast_cpu, cuda_bf16, expected",
+    [
+        (CPU, True, False, "bf16-mixed"),  # AMX / AVX512-BF16
+        (CPU, False, False, "fp32"),  # AVX2 only
+        (CUDA, False, True, "bf16-mixed"),  # Ampere and newer
+        (CUDA, False, False, "fp16-mixed"),  # older GPUs: fp16 with a gradient scaler
+    ],
+)
+def test_auto_is_a_fixed_rule_per_hardware(monkeypatch, device, fast_cpu, cuda_bf16, expected):
+    monkeypatch.setenv(FAST_BF16_ENV, "1" if fast_cpu else "0")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: cuda_bf16)
+    assert resolve_precision("auto", device) == expected
+    for explicit in ("fp32", "bf16-mixed", "fp16-mixed", "bf16-pure"):
+        assert resolve_precision(explicit, device) == explicit
+
+
+def test_detection_override_and_its_bad_value(monkeypatch):
+    monkeypatch.setenv(FAST_BF16_ENV, "1")
+    assert cpu_has_fast_bf16() is True
+    monkeypatch.setenv(FAST_BF16_ENV, "0")
+    assert cpu_has_fast_bf16() is False
+    monkeypatch.setenv(FAST_BF16_ENV, "yes")
+    with pytest.raises(ReflectrlError, match="REFLECTRL_FAST_BF16"):
+        cpu_has_fast_bf16()
+
+
+@pytest.mark.parametrize("key, old", [("train.precision", "bf16"), ("boost.precision", "fp16")])
+def test_old_precision_values_name_the_new_ones(key, old):
+    with pytest.raises(ReflectrlError) as e:
+        load_config(None, [f"{key}={old}"])
+    message = str(e.value)
+    assert "\n" not in message and key in message
+    assert f"{old}-mixed" in message and "bf16-pure" in message
+
+
+def test_fp16_mixed_on_a_cpu_is_a_one_line_error(tiny_model_dir):
+    model, _ = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    with pytest.raises(ReflectrlError, match=r"train.precision=fp16-mixed needs a CUDA GPU"):
+        prepare_for_training(model, "fp16-mixed", "train.precision")
+
+
+def test_a_refusal_by_transformers_names_our_setting(tmp_path):
+    # The defect this policy fixes: bf16=True on a CPU without use_cpu. transformers raises a ValueError;
+    # the user sees one line naming our setting and its value.
+    if torch.cuda.is_available():
+        pytest.skip("transformers accepts bf16 without use_cpu on a bf16 GPU")
+    with pytest.raises(ReflectrlError) as e:
+        training_arguments(
+            TrainingArguments, "train.precision", "bf16-mixed", output_dir=str(tmp_path), bf16=True, use_cpu=False
+        )
+    assert "train.precision=bf16-mixed" in str(e.value) and "bf16" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("precision", ["auto", "bf16-mixed", "fp32"])
+def test_bf16_loaded_weights_become_fp32_masters(tiny_model_dir, monkeypatch, precision):
+    monkeypatch.setenv(FAST_BF16_ENV, "1")
+    model, _ = load_model(str(tiny_model_dir), dtype="bf16", device="cpu")
+    flags = prepare_for_training(model, precision, "train.precision")
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert flags == {"bf16": precision != "fp32", "fp16": False, "use_cpu": True}
+
+
+def test_bf16_pure_trains_bf16_weights_and_warns(tiny_model_dir, capsys):
+    model, _ = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    flags = prepare_for_training(model, "bf16-pure", "boost.precision")
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert flags["bf16"] is False and flags["fp16"] is False
+    assert "without fp32 masters" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------- real training, each branch
+
+
+class ComputeDtypes:
+    """Records the dtype a linear layer computes in during training (bf16 under autocast)."""
+
+    def __init__(self, model):
+        self.seen: set[torch.dtype] = set()
+        layer = model.model.layers[0].mlp.down_proj
+        self.handle = layer.register_forward_hook(lambda mod, inp, out: self.seen.add(out.dtype))
+
+
+def _boost(tiny_model_dir, tmp_path, precision: str, steps: int = 4, lr: float = 1e-5):
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    task = get_task("countdown", train_size=40, test_size=2)
+    cfg = load_config(
+        None,
+        [
+            f"boost.precision={precision}",
+            f"boost.learning_rate={lr}",
+            "boost.lr_scheduler=constant",
+            "boost.warmup_ratio=0",
+            "boost.batch_size=4",
+            "boost.gradient_accumulation_steps=1",
+            "boost.reflection_fraction=0",
+            "boost.report_to=[none]",
+            "boost.save_steps=1000",
+            "boost.max_length=128",
+        ],
+    )
+    dtypes = ComputeDtypes(model)
+    folder = boost(model, tok, task, task.load("train")[: 4 * steps], cfg.boost, cfg.episode, tmp_path)
+    dtypes.handle.remove()
+    trained, _ = load_model(str(folder), dtype="fp32", device="cpu")
+    if precision == "bf16-pure":  # the update starts from the weights rounded to bf16
+        start = {n: p.to(torch.bfloat16).float() for n, p in start.items()}
+    delta = torch.cat([(p.detach() - start[n]).flatten() for n, p in trained.named_parameters()])
+    return model, delta, dtypes.seen
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["avx512-bf16", "avx2-only"])
+def test_boost_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypatch, fast):
+    monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
+    model, delta, computed = _boost(tiny_model_dir, tmp_path, "auto", steps=2)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # fp32 masters throughout
+    assert computed == ({torch.bfloat16} if fast else {torch.float32})  # autocast on exactly where bf16 is fast
+    assert torch.isfinite(delta).all() and delta.abs().max() > 0
+
+
+def test_bf16_mixed_update_matches_fp32_and_bf16_pure_rounds_it_away(tiny_model_dir, tmp_path):
+    """Four AdamW steps at lr 1e-5 on the same data. With fp32 masters the bf16-autocast update is the fp32
+    update up to bf16 noise in the gradient; on bf16 weights most of it rounds away (the defect)."""
+    _, fp32, _ = _boost(tiny_model_dir, tmp_path / "fp32", "fp32")
+    _, mixed, computed = _boost(tiny_model_dir, tmp_path / "mixed", "bf16-mixed")
+    assert computed == {torch.bfloat16}
+    _, pure, _ = _boost(tiny_model_dir, tmp_path / "pure", "bf16-pure")
+    ratio = mixed.norm() / fp32.norm()
+    cosine = torch.nn.functional.cosine_similarity(mixed, fp32, dim=0)
+    assert 0.9 < ratio < 1.1 and cosine > 0.9, (ratio, cosine)
+    realised = pure.norm() / fp32.norm()
+    assert realised < 0.7, realised
+    print(f"bf16-mixed/fp32 update norm {ratio:.3f}, cosine {cosine:.3f}; bf16-pure/fp32 {realised:.3f}")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["avx512-bf16", "avx2-only"])
+def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypatch, fast):
+    from reflectrl.tasks.countdown import solve
+    from reflectrl.train.r3 import ReflectRetryRollout, failure_rows, retry_reward
+    from reflectrl.train.rise import train_rise
+    from reflectrl.train.rl import make_trainer
+
+    monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
+    task = get_task("countdown", train_size=20, test_size=2)
+    examples = task.load("train")[:2]
+    failures = [
+        {"id": f"{ex['id']}/0", "query_id": ex["id"], "example": ex, "prompt": task.messages(ex)}
+        | {"attempt": "<answer> 1 + 1 </answer>", "reason": "wrong_numbers", "query_success_rate": 0.5}
+        for ex in examples
+    ]
+    cfg = load_config(
+        None,
+        ["train.num_generations=2", "train.groups_per_step=2", "train.steps=1", "train.beta=0.001"]
+        + ["train.report_to=[none]", "train.precision=auto", "train.learning_rate=1e-3"]
+        + ["rise.rounds=1", "rise.turns=1", "rise.samples=2", "rise.batch_size=2", "episode.max_attempt_tokens=4"],
+    )
+
+    def script(last_user, text, k):  # one good and one bad reflection per group: a reward difference
+        if last_user == REFLECTION_PROMPT:
+            return "good plan" if k % 2 == 0 else "bad plan"
+        ex = next(e for e in examples if str(e["nums"]) in last_user)
+        return (
+            f"<answer> {solve(ex['nums'], ex['target'])} </answer>" if "good plan" in text else "<answer> 1 </answer>"
+        )
+
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    start = [p.detach().clone() for p in model.parameters()]
+    rows = failure_rows(failures, cfg.episode, cfg.train)
+    rollout = ReflectRetryRollout(task, rows, cfg.episode, cfg.train, cfg.engine)
+    rollout.engine = ScriptedEngine(tok, script)
+    dtypes = ComputeDtypes(model)
+    trainer = make_trainer(model, tok, rows, rollout, [retry_reward], cfg.train, tmp_path / "r3", 16)
+    assert (trainer.args.bf16, trainer.args.use_cpu) == (fast, True)
+    trainer.train()
+    dtypes.handle.remove()
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert (torch.bfloat16 in dtypes.seen) == fast
+    moved = max((p.detach() - s).abs().max().item() for p, s in zip(model.parameters(), start, strict=True))
+    assert moved > 0 and all(torch.isfinite(p).all() for p in model.parameters())
+
+    model, tok = load_model(str(tiny_model_dir), dtype="bf16", device="cpu")  # masters are made fp32 anyway
+    final = train_rise(model, tok, task, [], examples, cfg, tmp_path / "rise")
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    trained, _ = load_model(str(final), dtype="fp32", device="cpu")
+    assert all(torch.isfinite(p).all() for p in trained.parameters())
