@@ -107,6 +107,11 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split())
 
 
+def cuda_has_bf16() -> bool:
+    """Native bf16 (Ampere and newer). torch's default also says yes where bf16 is only emulated (T4, V100): slow."""
+    return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         if not torch.cuda.is_available():
@@ -121,7 +126,7 @@ def pick_device(device: str = "auto") -> torch.device:
 def pick_dtype(dtype: Dtype, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.bfloat16 if cuda_has_bf16() else torch.float16
         return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
     return _TORCH_DTYPES[dtype]
 

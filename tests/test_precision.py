@@ -1,6 +1,8 @@
 """The precision policy (train/precision.py): fp32 master weights in every trainer, bf16 autocast only
 where bf16 is fast. Each hardware branch is forced here, so both run on any machine."""
 
+import os
+
 import pytest
 import torch
 from conftest import ScriptedEngine
@@ -29,7 +31,10 @@ CUDA = torch.device("cuda")
 )
 def test_auto_is_a_fixed_rule_per_hardware(monkeypatch, device, fast_cpu, cuda_bf16, expected):
     monkeypatch.setenv(FAST_BF16_ENV, "1" if fast_cpu else "0")
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: cuda_bf16)
+    # Before Ampere torch reports bf16 as supported through (slow) emulation unless asked for native support.
+    monkeypatch.setattr(
+        torch.cuda, "is_bf16_supported", lambda including_emulation=True: cuda_bf16 or including_emulation
+    )
     assert resolve_precision("auto", device) == expected
     for explicit in ("fp32", "bf16-mixed", "fp16-mixed", "bf16-pure"):
         assert resolve_precision(explicit, device) == explicit
@@ -70,6 +75,17 @@ def test_a_refusal_by_transformers_names_our_setting(tmp_path):
             TrainingArguments, "train.precision", "bf16-mixed", output_dir=str(tmp_path), bf16=True, use_cpu=False
         )
     assert "train.precision=bf16-mixed" in str(e.value) and "bf16" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("ours, mixed", [("fp32", "no"), ("bf16-mixed", "bf16")])
+def test_our_precision_wins_over_the_launch_configs(tmp_path, monkeypatch, ours, mixed):
+    # `accelerate launch` with a bf16 config exports ACCELERATE_MIXED_PRECISION=bf16 to every process.
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    args = training_arguments(
+        TrainingArguments, "train.precision", ours, output_dir=str(tmp_path), bf16=ours == "bf16-mixed", use_cpu=True
+    )
+    assert args.mixed_precision == mixed
+    assert os.environ["ACCELERATE_MIXED_PRECISION"] == "bf16"  # restored for whatever else the process runs
 
 
 @pytest.mark.parametrize("precision", ["auto", "bf16-mixed", "fp32"])

@@ -13,6 +13,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.nn.functional as F
+from trl import SFTTrainer
+
 from reflectrl.config import BoostConfig, EpisodeConfig
 from reflectrl.console import info
 from reflectrl.errors import ReflectrlError
@@ -20,6 +24,8 @@ from reflectrl.jsonl import atomic_write_json
 from reflectrl.tasks import Example, Task
 from reflectrl.train.common import final_model_dir, last_checkpoint, save_final_model
 from reflectrl.train.precision import prepare_for_training, training_arguments
+
+IGNORE = -100
 
 
 def boost_rows(task: Task, examples: list[Example], episode: EpisodeConfig, reflection_fraction: float, seed: int):
@@ -51,10 +57,23 @@ def boost_rows(task: Task, examples: list[Example], episode: EpisodeConfig, refl
     return rows
 
 
+def completion_loss(model, inputs, num_items_in_batch=None) -> torch.Tensor:
+    """Summed next-token NLL of the trained (label != -100) tokens over ``num_items_in_batch`` (TRL's SFT loss).
+    The LM head runs only at positions some row trains: on a CPU, TRL's fused head scores every position (and
+    computes entropy and accuracy there too), most of a boost step for ~15-token answers after ~100-token prompts."""
+    target = inputs["labels"][:, 1:]
+    keep = (target != IGNORE).any(0).nonzero()[:, 0]
+    extra = {k: inputs[k] for k in ("attention_mask", "position_ids") if inputs.get(k) is not None}
+    logits = model(input_ids=inputs["input_ids"], logits_to_keep=keep, use_cache=False, **extra).logits
+    nll = F.cross_entropy(logits.float().flatten(0, 1), target[:, keep].flatten(), ignore_index=IGNORE, reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else (target != IGNORE).sum().clamp(min=1)
+    return nll / count
+
+
 def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfig, episode: EpisodeConfig, out_dir):
     """Train and save an HF model folder under ``out_dir/model``; resumes from the last checkpoint."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     out = Path(out_dir)
     rows = boost_rows(task, examples, episode, cfg.reflection_fraction, cfg.seed)
@@ -90,7 +109,7 @@ def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfi
         **prepare_for_training(model, cfg.precision, "boost.precision"),
     )
     peft_config = cfg.lora.peft_config() if cfg.lora.enabled else None
-    trainer = SFTTrainer(
+    trainer = CompletionSFTTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
@@ -103,3 +122,21 @@ def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfi
     summary["log_history"] = trainer.state.log_history
     atomic_write_json(out / "boost.json", summary)
     return final
+
+
+class CompletionSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer with ``completion_loss`` off CUDA. On CUDA TRL's Triton head already scores only the
+    trained positions, in chunks, without materialising logits: it stays (``trl_loss``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trl_loss = self.args.device.type == "cuda"
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.trl_loss or return_outputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss = completion_loss(model, inputs, num_items_in_batch)
+        # As TRL: with a token count summed over all processes, undo DDP's gradient averaging.
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * self.accelerator.num_processes
+        return loss

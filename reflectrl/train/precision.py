@@ -23,10 +23,9 @@ import torch
 
 from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
-from reflectrl.models import cpu_has_fast_bf16
+from reflectrl.models import cpu_has_fast_bf16, cuda_has_bf16
 
 PRECISIONS = ("auto", "fp32", "bf16-mixed", "fp16-mixed", "bf16-pure")
-_ACCELERATE = {"fp32": "no", "bf16-mixed": "bf16", "fp16-mixed": "fp16", "bf16-pure": "no"}
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -36,7 +35,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "fp16-mixed"
+        return "bf16-mixed" if cuda_has_bf16() else "fp16-mixed"
     return "bf16-mixed" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
 
 
@@ -56,9 +55,6 @@ def prepare_for_training(model, precision: str, setting: str) -> dict[str, Any]:
         model.to(torch.bfloat16)
     else:
         model.to(torch.float32)
-    # Under `accelerate launch` the launch config's mixed_precision reaches transformers through this
-    # variable, and wins over bf16=False: ours is the one setting that decides.
-    os.environ["ACCELERATE_MIXED_PRECISION"] = _ACCELERATE[resolved]
     return {
         "bf16": resolved == "bf16-mixed",
         "fp16": resolved == "fp16-mixed",
@@ -69,6 +65,11 @@ def prepare_for_training(model, precision: str, setting: str) -> dict[str, Any]:
 def training_arguments(cls, setting: str, precision: str, **kwargs):
     """``cls(**kwargs)`` (TrainingArguments, SFTConfig, GRPOConfig) with a one-line error naming our
     setting when transformers or TRL refuse the arguments."""
+    # Under `accelerate launch` the launch config's mixed_precision reaches transformers through this
+    # variable and wins over bf16=False: for the arguments' construction ours is the one setting that decides.
+    mixed = "bf16" if kwargs.get("bf16") else "fp16" if kwargs.get("fp16") else "no"
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION")
+    os.environ["ACCELERATE_MIXED_PRECISION"] = mixed
     try:
         return cls(**kwargs)
     except Exception as e:
@@ -79,3 +80,8 @@ def training_arguments(cls, setting: str, precision: str, **kwargs):
             f"{cls.__name__} refused the {section} settings ({setting}={precision}, bf16={kwargs.get('bf16')}, "
             f"fp16={kwargs.get('fp16')}, use_cpu={kwargs.get('use_cpu')}): {reason}"
         ) from e
+    finally:
+        if launched is None:
+            os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
+        else:
+            os.environ["ACCELERATE_MIXED_PRECISION"] = launched

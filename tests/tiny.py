@@ -1,0 +1,89 @@
+"""A tiny random chat model and a scripted engine, built here (no network, no downloads). Plain Python with no
+pytest import, so scripts/gpu_check.py uses them too on a device machine without pytest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def build_tiny_model(path: Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+    """A byte-level BPE tokenizer with a ChatML template and a random 2-layer Llama, saved to ``path``."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from tokenizers import decoders as tk_decoders
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    corpus = [
+        "Using the numbers [1, 2, 3], create an equation that equals 6. <answer> (1 + 2) * 3 </answer>",
+        "You tried solving the problem and got the wrong answer. Reflect on what went wrong. Try again.",
+        "0 1 2 3 4 5 6 7 8 9 + - * / ( ) [ ] , . the a is to of and in that",
+    ] * 20
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = tk_decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(corpus, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+    )
+    tokenizer.chat_template = CHATML
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+class ScriptedEngine:
+    """An Engine that answers from a script instead of a model, so episode and training logic can be
+    checked exactly. ``script(last_user_message, whole_context_text, sample_index) -> reply``."""
+
+    def __init__(self, tokenizer, script):
+        self.tokenizer, self.script, self.seen = tokenizer, script, []
+
+    def generate(self, prompts, n, sampling, seed=0, on_progress=None):
+        from reflectrl.rollout.engine import Sample
+
+        out = []
+        for p in prompts:
+            text = self.tokenizer.decode(p)
+            self.seen.append(text)
+            last_user = text.rsplit("<|im_start|>user\n", 1)[1].split("<|im_end|>")[0]
+            samples = []
+            for k in range(n):
+                reply = self.script(last_user, text, k)
+                ids = self.tokenizer(reply, add_special_tokens=False).input_ids + [self.tokenizer.eos_token_id]
+                samples.append(Sample(reply, ids, True))
+            out.append(samples)
+        return out
+
+    def sync_weights(self, model):
+        pass
