@@ -3,6 +3,7 @@ and reflections before/after training side by side. Written as report.md, report
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from collections import Counter
@@ -213,7 +214,7 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
         for p in pairs:
             b, a = p["before"], p["after"]
             md += [
-                f"**{b['id']}**: {b['prompt'][-1]['content'][:160]}",
+                f"**{_cell(b['id'])}**: {_cell(b['prompt'][-1]['content'][:160])}",
                 "",
                 _md_table(
                     ["", "starting model", "trained model"],
@@ -221,7 +222,7 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
                         ["attempt", _cell(b["attempt"]), _cell(a["attempt"])],
                         ["reflection", _cell(b["reflection"]), _cell(a["reflection"])],
                         ["retry", _cell(b["retry"]), _cell(a["retry"])],
-                        ["retry verdict", b["retry_reason"], a["retry_reason"]],
+                        ["retry verdict", _cell(b["retry_reason"]), _cell(a["retry_reason"])],
                     ],
                 ),
                 "",
@@ -293,8 +294,11 @@ def _failure_reasons(evals: dict[str, Any], labels: list[str], top: int = 8) -> 
 
 
 def _cell(text: str) -> str:
+    """Model output or data as one markdown table cell: untrusted, so HTML in it is escaped (a reflection
+    holding ``<script>`` must show as text, in report.md viewers and in report.html alike)."""
     text = " ".join(str(text).split())
-    return (text[:300] + "…" if len(text) > 300 else text).replace("|", "\\|")
+    text = text[:300] + "…" if len(text) > 300 else text
+    return html.escape(text, quote=False).replace("|", "\\|")
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -306,7 +310,11 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 def _html(text: str) -> str:
     import markdown
 
-    body = markdown.markdown(text, extensions=["tables", "fenced_code"])
+    converter = markdown.Markdown(extensions=["tables", "fenced_code"])
+    # Second line of defence: raw HTML anywhere in the markdown is shown as text, never passed through.
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    body = converter.convert(text)
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"

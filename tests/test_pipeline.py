@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from reflectrl.cli import app
 from reflectrl.config import load_config
 from reflectrl.jsonl import read_jsonl
-from reflectrl.report import write_report
+from reflectrl.report import _html, write_report
 from reflectrl.tasks import get_task
 from reflectrl.train.boost import boost_rows
 
@@ -232,3 +232,50 @@ def test_report_counts_why_first_attempts_fail(tmp_path):
     assert row["| wrong_value"] == "| wrong_value | 1 (25.0%) | 1 (25.0%) |"  # argument names folded in
     assert row["| missing_arg"] == "| missing_arg | 0 (0.0%) | 1 (25.0%) |"
     assert "| ok |" not in "\n".join(lines)  # successes are not failure reasons
+
+
+def test_report_escapes_hostile_model_output(tmp_path):
+    """Model output and data are untrusted: a reflection holding markup is shown as text, never run."""
+    hostile = '<script>alert(1)</script> </script> <img src=x onerror="alert(2)"> <answer> (67 + 8) / 34 </answer>'
+    for label, first in (("eval-start", [False, False]), ("eval-trained", [False, True])):
+        _fake_eval(tmp_path / label, first, [False, True])
+        path = tmp_path / label / "samples.jsonl"
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for r in records:
+            r["id"] = f"{r['id']}<b>"
+            r["prompt"] = [{"role": "user", "content": hostile}]
+            r["attempt"] = hostile
+            if "reflection" in r:
+                r.update(reflection=hostile, retry=hostile, retry_reason="wrong_value:<i>x</i>")
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_report(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    md = (tmp_path / "report.md").read_text()
+    for text in (page, _html(md)):  # the markdown too, as a markdown viewer would render it
+        tags = _tags(text)
+        assert not {name for name, _ in tags} & {"script", "b", "i", "answer"}, tags
+        assert all(src.startswith("plots/") for name, attrs in tags if name == "img" for k, src in attrs if k == "src")
+        assert not [k for _, attrs in tags for k, _ in attrs if k.startswith("on")], tags
+    # The tags are there as text: the browser shows `<answer> (67 + 8) / 34 </answer>`, not `(67 + 8) / 34`.
+    assert "&lt;answer&gt; (67 + 8) / 34 &lt;/answer&gt;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=" in page
+
+
+def test_report_html_shows_raw_html_in_markdown_as_text():
+    page = _html("a <script>alert(1)</script> b\n\n<div onclick=x>block</div>\n")
+    assert {name for name, _ in _tags(page)} == {"html", "head", "meta", "title", "style", "body", "p"}
+    assert "&lt;script&gt;" in page and "&lt;div onclick=x&gt;" in page
+
+
+def _tags(page: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    """Every element a browser would create from ``page``: (tag name, attributes)."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, attrs))
+
+    Collect().feed(page)
+    return found
