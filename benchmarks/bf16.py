@@ -1,4 +1,5 @@
-"""bf16 vs fp32 on this CPU: why GRPO "hung" in bf16 (SPEC §3) and why ``dtype: auto`` picks fp32 here.
+"""bf16 vs fp32 on the CPU at hand: why GRPO "hung" in bf16 on AVX2-only CPUs (SPEC §3), and why
+``dtype: auto`` picks fp32 there.
 
     .venv/bin/python benchmarks/bf16.py --threads 1
 

@@ -169,7 +169,7 @@ check("auto resolves as documented", resolved == expected, f"auto -> {resolved} 
 # ----------------------------------------------------------------------------- tiny random chat model
 # tests/tiny.py: the test suite's tiny model and scripted engine (plain Python, no pytest needed).
 sys.path.insert(0, str(ROOT / "tests"))
-from tiny import ScriptedEngine, build_tiny_model  # noqa: E402
+from tiny import ScriptedEngine, boost_overrides, build_tiny_model  # noqa: E402
 
 model_dir = build_tiny_model(work / "tiny-model")
 task = get_task("countdown", train_size=40, test_size=8)
@@ -192,20 +192,7 @@ def boost_run(precision, steps=4, lr=1e-5):
     """A few AdamW steps from the same weights on the same data (as tests/test_precision.py::_boost)."""
     model, tok = load_model(model_dir, dtype="fp32", device=args.device)
     start = snapshot(model)
-    overrides = [
-        f"boost.precision={precision}",
-        f"boost.learning_rate={lr}",
-        "boost.lr_scheduler=constant",
-        "boost.warmup_ratio=0",
-        "boost.batch_size=4",
-        "boost.gradient_accumulation_steps=1",
-        "boost.reflection_fraction=0",
-        "boost.report_to=[none]",
-        "boost.save_steps=1000",
-        "boost.logging_steps=1",
-        "boost.max_length=128",
-    ]
-    cfg = load_config(None, overrides)
+    cfg = load_config(None, boost_overrides(precision, lr))
     seen = ComputeDtypes(model)
     out = work / f"boost-{precision}"
     boost(model, tok, task, task.load("train")[: 4 * steps], cfg.boost, cfg.episode, out)

@@ -10,6 +10,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -304,15 +305,6 @@ def independent_bfcl(calls: list[tuple[str, dict]], example: dict) -> bool:
     return any(all(_call_ok(c, g) for c, g in zip(perm, gts, strict=True)) for perm in itertools.permutations(calls))
 
 
-def test_function_calling_bfcl_near_valid():
-    def check(data):
-        example, calls = data.draw(bfcl_case())
-        return _check(FC, example, _render(data.draw, calls), lambda ex, _: independent_bfcl(calls, ex))
-
-    found = successes_of(3_000, st.data(), check)
-    assert found >= MIN_SUCCESSES["bfcl"], found
-
-
 def _same(a: Any, b: Any) -> bool:
     """Exact JSON equality, except that a whole float equals the int (5.0 == 5); bools are not numbers."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -360,13 +352,16 @@ def xlam_case(draw) -> tuple[dict, list[tuple[str, dict]]]:
     return example, calls
 
 
-def test_function_calling_xlam_near_valid():
+@pytest.mark.parametrize("source", ["bfcl", "xlam"])
+def test_function_calling_near_valid(source):
+    case, independent = {"bfcl": (bfcl_case, independent_bfcl), "xlam": (xlam_case, independent_xlam)}[source]
+
     def check(data):
-        example, calls = data.draw(xlam_case())
-        return _check(FC, example, _render(data.draw, calls), lambda ex, _: independent_xlam(calls, ex))
+        example, calls = data.draw(case())
+        return _check(FC, example, _render(data.draw, calls), lambda ex, _: independent(calls, ex))
 
     found = successes_of(3_000, st.data(), check)
-    assert found >= MIN_SUCCESSES["xlam"], found
+    assert found >= MIN_SUCCESSES[source], found
 
 
 def _json_text_recheck(example: dict, completion: str) -> bool:

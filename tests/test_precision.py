@@ -6,6 +6,7 @@ import os
 import pytest
 import torch
 from conftest import ScriptedEngine
+from tiny import boost_overrides
 from transformers import TrainingArguments
 
 from reflectrl.config import load_config
@@ -121,21 +122,7 @@ def _boost(tiny_model_dir, tmp_path, precision: str, steps: int = 4, lr: float =
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     start = {n: p.detach().clone() for n, p in model.named_parameters()}
     task = get_task("countdown", train_size=40, test_size=2)
-    cfg = load_config(
-        None,
-        [
-            f"boost.precision={precision}",
-            f"boost.learning_rate={lr}",
-            "boost.lr_scheduler=constant",
-            "boost.warmup_ratio=0",
-            "boost.batch_size=4",
-            "boost.gradient_accumulation_steps=1",
-            "boost.reflection_fraction=0",
-            "boost.report_to=[none]",
-            "boost.save_steps=1000",
-            "boost.max_length=128",
-        ],
-    )
+    cfg = load_config(None, boost_overrides(precision, lr))
     dtypes = ComputeDtypes(model)
     folder = boost(model, tok, task, task.load("train")[: 4 * steps], cfg.boost, cfg.episode, tmp_path)
     dtypes.handle.remove()

@@ -62,6 +62,23 @@ def build_tiny_model(path: Path, seed: int = 0, hidden: int = 32, layers: int = 
     return path
 
 
+def boost_overrides(precision: str, lr: float = 1e-5) -> list[str]:
+    """A few constant-lr AdamW steps of 4 answer rows each: the boost the precision checks compare."""
+    return [
+        f"boost.precision={precision}",
+        f"boost.learning_rate={lr}",
+        "boost.lr_scheduler=constant",
+        "boost.warmup_ratio=0",
+        "boost.batch_size=4",
+        "boost.gradient_accumulation_steps=1",
+        "boost.reflection_fraction=0",
+        "boost.report_to=[none]",
+        "boost.save_steps=1000",
+        "boost.logging_steps=1",
+        "boost.max_length=128",
+    ]
+
+
 class ScriptedEngine:
     """An Engine that answers from a script instead of a model, so episode and training logic can be
     checked exactly. ``script(last_user_message, whole_context_text, sample_index) -> reply``."""
