@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from reflectrl import reflections
 from reflectrl.config import EpisodeConfig, EvalConfig
 from reflectrl.console import info, progress
 from reflectrl.distributed import barrier, done_ids, is_main, merge_parts, my_chunks, part_path
@@ -148,6 +149,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     if categories:
         summary["by_category"] = {c: _metrics([r for r in records if r.get("category") == c]) for c in categories}
     summary["attempt_reasons"] = dict(Counter(r["attempt_reason"] for r in records).most_common())
+    if measured := reflections.from_records(records):  # what the reflections looked like (reflections.py)
+        summary["reflections"] = measured
     return summary
 
 

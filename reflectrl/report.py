@@ -186,6 +186,17 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     by_cat = _by_category(evals, labels)
     if by_cat:
         md += ["## By category: first try / second try (95% Wilson CIs)", "", by_cat, ""]
+    measured = _reflection_tables(evals, labels)
+    if measured:
+        md += [
+            "## What the reflections look like (after a failed first try)",
+            "",
+            "Leak: the reflection holds an answer in the task's format; answer-like: it starts with one instead "
+            "of prose; copy overlap: share of its words found in the failed attempt; distinct-2: distinct word "
+            "bigrams (low = repetitive). Shares and retry success with 95% Wilson CIs.",
+            "",
+            *measured,
+        ]
     reasons = _failure_reasons(evals, labels)
     if reasons:
         md += ["## Why first attempts fail: the verifier's reason, share of all problems", "", reasons, ""]
@@ -291,6 +302,32 @@ def _failure_reasons(evals: dict[str, Any], labels: list[str], top: int = 8) -> 
             row.append(f"{k} ({100 * k / n:.1f}%)")
         rows.append(row)
     return _md_table(["reason", *[f"{lab} model" for lab in labels]], rows) if rows else ""
+
+
+def _reflection_tables(evals: dict[str, Any], labels: list[str]) -> list[str]:
+    """Reflection measures per model, and retry success conditioned on each (reflections.py)."""
+    from reflectrl.reflections import BINS, FLAGS
+
+    have = [lab for lab in labels if evals[lab]["summary"].get("reflections")]
+    if not have:
+        return []
+    refl = {lab: evals[lab]["summary"]["reflections"] for lab in have}
+    rows = [["reflections measured", *[str(refl[lab]["n"]) for lab in have]]]
+    rows += [[f"mean {key.replace('_', ' ')}", *[f"{refl[lab][f'mean_{key}']:.2f}" for lab in have]] for key in BINS]
+    rows += [[flag.replace("_", " "), *[str(_rate(refl[lab][flag])) for lab in have]] for flag in FLAGS]
+    by = [
+        [f"{key.replace('_', ' ')}: {value}", *[str(_rate(refl[lab]["retry_success_by"][key][value])) for lab in have]]
+        for key in (*FLAGS, *BINS)
+        for value in refl[have[0]]["retry_success_by"][key]
+    ]
+    return [
+        _md_table(["measure", *[f"{lab} model" for lab in have]], rows),
+        "",
+        "Retry success after a failed first try, by kind of reflection:",
+        "",
+        _md_table(["reflection", *[f"{lab} model" for lab in have]], by),
+        "",
+    ]
 
 
 def _cell(text: str) -> str:

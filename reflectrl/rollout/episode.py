@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reflectrl.reflections import describe as describe_reflection
 from reflectrl.rollout.chat import encode_chat, turn_glue
 from reflectrl.rollout.engine import Engine, ProgressFn, Sample, Sampling
 from reflectrl.tasks import Example, Task
@@ -93,6 +94,9 @@ def run_episodes(
             retry=ret[0].text,
             retry_success=v.success,
             retry_reason=v.reason,
+            reflection_measures=describe_reflection(
+                task, examples[i], records[i]["attempt"], refl[0].text, ret[0].text, len(refl[0].token_ids)
+            ),
         )
     for r in records:
         r["first_try"] = r["attempt_success"]
@@ -202,9 +206,12 @@ def run_turns(
         if len(par) > 1:
             rec.update(resample=par[1]["answer"], resample_success=par[1]["success"], resample_reason=par[1]["reason"])
         if not h[0]["success"] and len(h) > 1:  # as in the two-attempt record: the turn after a failed attempt
+            rec.update(retry=h[1]["answer"], retry_success=h[1]["success"], retry_reason=h[1]["reason"])
             if "reflection" in h[1]:
                 rec.update(reflection=h[1]["reflection"], reflection_tokens=h[1]["reflection_tokens"])
-            rec.update(retry=h[1]["answer"], retry_success=h[1]["success"], retry_reason=h[1]["reason"])
+                rec["reflection_measures"] = describe_reflection(
+                    task, ex, h[0]["answer"], h[1]["reflection"], h[1]["answer"], h[1]["reflection_tokens"]
+                )
         rec["first_try"] = h[0]["success"]
         rec["second_try"] = any(x["success"] for x in h[:2])
         if len(par) > 1:

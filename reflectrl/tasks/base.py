@@ -82,6 +82,11 @@ class Task(ABC):
         """Canonical form of a completion's answer, for majority votes; None when there is no answer."""
         return None
 
+    def answer_in(self, example: Example, text: str) -> str | None:
+        """The candidate answer ``text`` holds in the task's answer format (canonical, comparable), or None.
+        Reflection analytics use it to spot a reflection that smuggles an answer. Defaults to ``answer_key``."""
+        return self.answer_key(example, text)
+
     def question(self, example: Example) -> str:
         """The question text, repeated in the retry prompt. Defaults to the last user message."""
         return [m for m in self.messages(example) if m["role"] == "user"][-1]["content"]

@@ -378,6 +378,12 @@ class Countdown(Task):
             reflection = rng.choice(REFLECTIONS_WRONG_NUMBERS).format(expr=expr, target=target, nums=nums)
         return [(f"<answer> {expr} </answer>", reflection)]
 
+    def answer_in(self, example: Example, text: str) -> str | None:
+        """The last ``<answer>`` in ``text``, without whitespace."""
+        ok = isinstance(text, str) and len(text) <= MAX_COMPLETION_CHARS
+        answer = extract_answer(text) if ok else None
+        return None if answer is None else "".join(answer.split())
+
     def answer_key(self, example: Example, completion: str) -> str | None:
         """Equations that use the right numbers are equivalent when their values are equal; others are
         keyed by their whitespace-free text."""

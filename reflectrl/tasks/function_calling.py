@@ -809,6 +809,14 @@ class FunctionCalling(Task):
         except Exception as e:  # a verifier bug must cost one sample, not a training run
             return Verdict.fail(f"verifier_error:{e.__class__.__name__}")
 
+    def answer_in(self, example: Example, text: str) -> str | None:
+        """A call list in ``text`` (canonical), or None: prose with no call is no answer here, unlike in
+        ``answer_key``, where it means "no call" (BFCL's irrelevance answer)."""
+        calls = parse_calls(text)
+        if isinstance(calls, str) or not calls:
+            return None
+        return json.dumps(sorted(call_key(c.name, c.arguments) for c in calls))
+
     def answer_key(self, example: Example, completion: str) -> str | None:
         calls = parse_calls(completion)
         if calls == "no_call":

@@ -1,0 +1,104 @@
+"""Reflection measures on hand-written reflections (reflections.py), and their place in eval and report."""
+
+import json
+
+import pytest
+from conftest import ScriptedEngine
+
+from reflectrl.config import load_config
+from reflectrl.evaluate import evaluate
+from reflectrl.reflections import describe, summarize
+from reflectrl.report import write_report
+from reflectrl.rollout.episode import REFLECTION_PROMPT
+from reflectrl.tasks import get_task
+from reflectrl.tasks.countdown import solve
+
+CD = get_task("countdown", train_size=4, test_size=4)
+PROBLEM = {"id": "p", "nums": [3, 5, 7], "target": 22}  # 3 * 5 + 7
+ATTEMPT = "<answer> 3 + 5 + 7 </answer>"
+
+
+def test_leak_that_verifies_and_a_retry_that_copies_it():
+    m = describe(CD, PROBLEM, ATTEMPT, "Multiply first: <answer> 3 * 5 + 7 </answer>", "<answer> 3*5+7 </answer>", 9)
+    assert (m["leak"], m["leak_verifies"], m["retry_copies_leak"], m["answer_like"]) == (True, True, True, False)
+    assert m["retry_differs"] and m["tokens"] == 9
+
+
+def test_leak_that_does_not_verify_is_answer_like():
+    m = describe(CD, PROBLEM, ATTEMPT, "<answer> 3 * 7 + 5 </answer>", "<answer> 7 * 3 + 5 </answer>", 8)
+    assert (m["leak"], m["leak_verifies"], m["retry_copies_leak"], m["answer_like"]) == (True, False, False, True)
+
+
+def test_a_verbatim_copy_of_the_failed_attempt():
+    m = describe(CD, PROBLEM, ATTEMPT, ATTEMPT, ATTEMPT, 8)
+    assert m["copy_overlap"] == 1.0 and m["leak"] and not m["leak_verifies"] and m["answer_like"]
+    assert m["retry_differs"] is False  # the retry is the failed attempt again
+
+
+def test_prose_is_no_leak_and_not_answer_like():
+    m = describe(CD, PROBLEM, ATTEMPT, "I added all three; the target needs a product of two of them.", ATTEMPT, 14)
+    assert (m["leak"], m["answer_like"], m["copy_overlap"]) == (False, False, 0.0)
+    assert m["distinct_2"] == 1.0
+    assert describe(CD, PROBLEM, ATTEMPT, "try again try again try again", ATTEMPT, 6)["distinct_2"] == 0.4
+    assert describe(CD, PROBLEM, ATTEMPT, "(3 + 5) * 7 = 56", ATTEMPT, 6)["answer_like"]  # a bare equation
+
+
+def test_function_calling_leak_is_a_call_list_not_prose():
+    fc = get_task("function_calling")
+    example = {
+        "id": "x",
+        "source": "xlam",
+        "category": None,
+        "messages": [{"role": "user", "content": "weather in Paris"}],
+        "functions": [],
+        "answers": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
+    }
+    call = json.dumps([{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    prose = describe(fc, example, "[]", "I forgot to call the weather tool for the city.", call, 12)
+    assert not prose["leak"] and not prose["answer_like"]  # answer_key would call this "no call": not a leak
+    leak = describe(fc, example, "[]", call, call, 20)
+    assert (leak["leak"], leak["leak_verifies"], leak["retry_copies_leak"], leak["answer_like"]) == (True,) * 4
+
+
+def test_summary_conditions_retry_success_on_each_measure():
+    leak = describe(CD, PROBLEM, ATTEMPT, "<answer> 3 * 5 + 7 </answer>", "<answer> 3 * 5 + 7 </answer>", 10)
+    prose = describe(CD, PROBLEM, ATTEMPT, "Use a product this time, not a sum.", ATTEMPT, 40)
+    s = summarize([(leak, True), (leak, True), (prose, False), (prose, True)])
+    assert s["n"] == 4 and s["leak"]["k"] == 2 and s["mean_tokens"] == 25
+    by = s["retry_success_by"]
+    assert (by["leak"]["yes"]["k"], by["leak"]["yes"]["n"]) == (2, 2)
+    assert (by["leak"]["no"]["k"], by["leak"]["no"]["n"]) == (1, 2)
+    assert list(by["tokens"]) == ["< 16", "[16, 32)", "[32, 64)", ">= 64"]
+    assert (by["tokens"]["< 16"]["n"], by["tokens"]["[32, 64)"]["n"], by["tokens"][">= 64"]["n"]) == (2, 2, 0)
+    assert summarize([]) is None
+
+
+def test_evaluation_and_report_carry_the_measures(tiny_lm, tmp_path):
+    _, tok = tiny_lm
+    task = get_task("countdown", train_size=4, test_size=4)
+    problems = task.load("test")
+
+    def script(last_user, text, k):  # wrong first tries; reflections leak the right answer; retries copy it
+        ex = next(p for p in problems if str(p["nums"]) in text)
+        right = f"<answer> {solve(ex['nums'], ex['target'])} </answer>"
+        return right if REFLECTION_PROMPT in text else "<answer> 1 </answer>"
+
+    cfg = load_config(None, ["eval.limit=4", "eval.chunk_size=2"])
+    engine = ScriptedEngine(tok, script)
+    summary = evaluate(engine, task, cfg.eval, cfg.episode, tmp_path / "eval-start", {"model": "scripted"})
+    measured = summary["reflections"]
+    assert measured["n"] == 4 and measured["leak"]["k"] == 4 and measured["leak_verifies"]["k"] == 4
+    assert measured["retry_copies_leak"]["k"] == 4
+    write_report(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "## What the reflections look like" in md and "| leak verifies | 100.0%" in md
+    assert "| leak: yes | 100.0% [51.0, 100.0] (4/4) |" in md
+
+
+@pytest.mark.parametrize(
+    "task_name, options", [("countdown", {"train_size": 4, "test_size": 4}), ("function_calling", {})]
+)
+def test_every_builtin_task_says_what_an_answer_is(task_name, options):
+    task = get_task(task_name, **options)
+    example = task.load("test")[0]
+    assert task.answer_in(example, "no answer in here, just words") is None
