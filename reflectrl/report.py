@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from reflectrl import viewer
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.stats import Rate, paired_diff_ci
@@ -116,7 +117,8 @@ def plots(data: dict[str, Any], out: Path) -> list[str]:
         rates = [_rate(summary[c]) for c in columns if c in summary]
         xs = [j + i * width for j in range(len(rates))]
         ys = [100 * r.value for r in rates]
-        err = [[100 * (r.value - r.low) for r in rates], [100 * (r.high - r.value) for r in rates]]
+        # max(0, ...): at 0/n or n/n float rounding can put the interval's end a hair past the rate
+        err = [[max(0.0, 100 * (r.value - r.low)) for r in rates], [max(0.0, 100 * (r.high - r.value)) for r in rates]]
         ax.bar(xs, ys, width, yerr=err, capsize=3, label=label)
     ax.set_xticks([j + width * (len(labels) - 1) / 2 for j in range(len(columns))])
     ax.set_xticklabels(["first try", "second try (reflect)", "resample pass@2"])
@@ -183,6 +185,8 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     if four:
         md += ["## The paper's four columns (held-out, 95% Wilson CIs)", "", *four, ""]
     md += ["## All measurements", "", _md_table(header, rows), ""]
+    if pics:
+        md += ["## Plots", ""] + [f"![{p}](plots/{p})" for p in pics] + [""]
     by_cat = _by_category(evals, labels)
     if by_cat:
         md += ["## By category: first try / second try (95% Wilson CIs)", "", by_cat, ""]
@@ -217,8 +221,6 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
             f"mixed {m['queries_mixed']}, always solved {m['queries_always_solved']}.",
             "",
         ]
-    if pics:
-        md += ["## Plots", ""] + [f"![{p}](plots/{p})" for p in pics] + [""]
     pairs = examples(evals)
     if pairs:
         md += ["## Reflections before and after training (same problems)", ""]
@@ -251,7 +253,7 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
         md += ["## Config", "", "```yaml", data["config"].rstrip(), "```", ""]
     text = "\n".join(md)
     atomic_write_text(run / "report.md", text)
-    atomic_write_text(run / "report.html", _html(text))
+    atomic_write_text(run / "report.html", _html(text, viewer.section(evals, labels)))
     atomic_write_json(run / "report.json", result)
     return result
 
@@ -344,7 +346,8 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _html(text: str) -> str:
+def _html(text: str, after: str = "") -> str:
+    """``text`` (markdown) as a page, with the trusted HTML ``after`` (the episode browser) below it."""
     import markdown
 
     converter = markdown.Markdown(extensions=["tables", "fenced_code"])
@@ -357,5 +360,5 @@ def _html(text: str) -> str:
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
         "vertical-align:top;font-size:14px}pre{background:#f6f6f6;padding:1em;overflow:auto}img{max-width:100%}"
     )
-    head = f"<meta charset='utf-8'><title>reflectrl report</title><style>{style}</style>"
-    return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
+    head = f"<meta charset='utf-8'><title>reflectrl report</title><style>{style}{viewer.STYLE}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{body}{after}</body></html>"
