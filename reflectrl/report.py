@@ -41,6 +41,7 @@ def collect(run: Path) -> dict[str, Any]:
             evals[label] = {"summary": summary, "samples": read_jsonl(run / folder / "samples.jsonl")}
     if "start" not in evals:
         raise ReflectrlError(f"{run}: no evaluation found (eval-start/summary.json); is this a run directory?")
+    _measure_reflections(run, evals)
     return {
         "evals": evals,
         "metrics": read_jsonl(run / "train" / "metrics.jsonl"),
@@ -48,6 +49,30 @@ def collect(run: Path) -> dict[str, Any]:
         "timings": _load_json(run / "timings.json") or {},
         "config": (run / "config.yaml").read_text() if (run / "config.yaml").is_file() else "",
     }
+
+
+def _measure_reflections(run: Path, evals: dict[str, Any]) -> None:
+    """Evaluations written before reflections were measured get their measures here, from the run's task."""
+    from reflectrl import reflections
+
+    def unmeasured(r: dict[str, Any]) -> bool:
+        return "reflection" in r and "reflection_measures" not in r
+
+    stale = [e for e in evals.values() if any(unmeasured(r) for r in e["samples"])]
+    if not stale or not (run / "config.yaml").is_file():
+        return
+    from reflectrl.config import load_config
+    from reflectrl.tasks import get_task
+
+    cfg = load_config(run / "config.yaml")
+    task = get_task(cfg.task.name, **cfg.task.options)
+    for e in stale:
+        examples = {ex["id"]: ex for ex in task.load(e["summary"].get("split", "test"))}
+        for r in e["samples"]:
+            if unmeasured(r) and r["id"] in examples:
+                args = (r["attempt"], r["reflection"], r["retry"], r.get("reflection_tokens", 0))
+                r["reflection_measures"] = reflections.describe(task, examples[r["id"]], *args)
+        e["summary"]["reflections"] = reflections.from_records(e["samples"])
 
 
 def paired(evals: dict[str, Any], key: str) -> tuple[float, float, float, int] | None:

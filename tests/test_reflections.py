@@ -102,3 +102,28 @@ def test_every_builtin_task_says_what_an_answer_is(task_name, options):
     task = get_task(task_name, **options)
     example = task.load("test")[0]
     assert task.answer_in(example, "no answer in here, just words") is None
+
+
+def test_report_measures_reflections_of_runs_evaluated_before_measures_existed(tmp_path):
+    from reflectrl.config import dump_config
+    from reflectrl.evaluate import summarize as summarize_eval
+
+    cfg = load_config(None, ["task.options={train_size: 4, test_size: 4}"])
+    (tmp_path / "config.yaml").write_text(dump_config(cfg))
+    task = get_task("countdown", train_size=4, test_size=4)
+    records = []
+    for ex in task.load("test"):
+        right = f"<answer> {solve(ex['nums'], ex['target'])} </answer>"
+        records.append(
+            {"id": ex["id"], "prompt": task.messages(ex), "attempt": "<answer> 1 </answer>", "attempt_success": False}
+            | {"attempt_reason": "wrong_numbers", "reflection": right, "reflection_tokens": 12, "retry": right}
+            | {"retry_success": True, "retry_reason": "ok", "first_try": False, "second_try": True}
+        )
+    (tmp_path / "eval-start").mkdir()
+    (tmp_path / "eval-start" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = summarize_eval(records) | {"split": "test"}
+    assert "reflections" not in summary  # written before the measures existed
+    (tmp_path / "eval-start" / "summary.json").write_text(json.dumps(summary))
+    write_report(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| leak verifies | 100.0% [51.0, 100.0] (4/4) |" in md
