@@ -219,9 +219,12 @@ def write_compare_report(run_dir: str | Path) -> dict[str, Any]:
         md += ["## Plots", ""] + [f"![{p}](plots/{p})" for p in pics] + [""]
     text = "\n".join(md)
     atomic_write_text(out / "compare.md", text)
+    from reflectrl import viewer
     from reflectrl.report import _html
 
-    atomic_write_text(out / "compare.html", _html(text))
+    # The episode browser with one column per algorithm; "fixed"/"broken" compare the first and the last.
+    per_algorithm = {r["label"]: {"samples": list(r["samples"].values())} for r in rows}
+    atomic_write_text(out / "compare.html", _html(text, viewer.section(per_algorithm, list(per_algorithm))))
     result = {
         "turns": K,
         "budget": manifest["budget"],

@@ -421,6 +421,10 @@ def test_compare_end_to_end_then_resume_is_a_no_op(tiny_model_dir, tmp_path):
     assert set(report["paired_differences"]) == set(rows) - {"reflect-prompt"}
     md = (out / "compare.md").read_text()
     assert "| algorithm | between turns | first try | second try | p1@t3 | m1@t3 | m3@t1 |" in md
+    from reflectrl.viewer import script_json
+
+    page = (out / "compare.html").read_text()  # the episode browser, one column per algorithm
+    assert "id='episode-data'" in page and script_json(list(rows))[1:-1] in page
     for pic in ("training_curves.png", "accuracy.png"):
         assert (out / "plots" / pic).is_file()
     timings = json.loads((out / "timings.json").read_text())
