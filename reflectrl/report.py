@@ -16,6 +16,7 @@ from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.stats import Rate, paired_diff_ci
 
 STAGES = (("eval-shipped", "shipped"), ("eval-start", "start"), ("eval-trained", "trained"))
+REFLECTION_CURVES = ("leak", "leak_verifies", "answer_like", "copy_overlap", "distinct_2")
 
 
 def save_figure(fig, path: Path) -> None:
@@ -132,6 +133,20 @@ def plots(data: dict[str, Any], out: Path) -> list[str]:
             save_figure(fig, out / "reflection_length.png")
             plt.close(fig)
             written.append("reflection_length.png")
+
+        measured = [(name, _series(metrics, f"reflection/{name}")) for name in REFLECTION_CURVES]
+        if any(steps for _, (steps, _) in measured):
+            fig, ax = plt.subplots(figsize=(7, 4))
+            for name, (steps, values) in measured:
+                ax.plot(steps, values, marker="o", ms=3, label=name.replace("_", " "))
+            ax.set_xlabel("training step")
+            ax.set_ylim(-0.02, 1.02)
+            ax.legend()
+            ax.set_title("What the step's reflections look like (share, or mean for overlap / distinct-2)")
+            fig.tight_layout()
+            save_figure(fig, out / "reflections.png")
+            plt.close(fig)
+            written.append("reflections.png")
 
     fig, ax = plt.subplots(figsize=(7, 4))
     columns = ("first_try", "second_try", "resample_pass2")

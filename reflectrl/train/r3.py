@@ -21,6 +21,7 @@ from typing import Any
 
 from reflectrl.config import EngineConfig, EpisodeConfig, RunConfig, TrainConfig
 from reflectrl.errors import ReflectrlError
+from reflectrl.reflections import describe as describe_reflection
 from reflectrl.rollout.chat import encode_chat, turn_glue
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.tasks import Task
@@ -105,6 +106,10 @@ class ReflectRetryRollout:
             retry_contexts.append(ctx + refl.token_ids + glue)
         retries = [s[0] for s in self.engine.generate(retry_contexts, 1, self.retry_sampling, seed=seed + 1)]
         success = [self.task.verify(ex, r.text).success for ex, r in zip(examples, retries, strict=True)]
+        measures = [
+            describe_reflection(self.task, ex, p[-2]["content"], refl.text, retry.text, len(refl.token_ids))
+            for ex, p, refl, retry in zip(examples, prompts, reflections, retries, strict=True)
+        ]
         self.generated_tokens += count_all_processes(trainer, sum(len(s.token_ids) for s in [*reflections, *retries]))
         self.rollout_seconds += time.perf_counter() - started
 
@@ -123,6 +128,7 @@ class ReflectRetryRollout:
             "env_mask": env_mask,
             "retry_success": [float(ok) for ok in success],
             "reflection_tokens": [len(r.token_ids) for r in reflections],
+            "reflection_measures": measures,
         }
 
 
@@ -130,11 +136,18 @@ def _end(sample) -> int | None:
     return sample.token_ids[-1] if sample.finished else None
 
 
-def retry_reward(prompts, completions, retry_success, reflection_tokens, log_metric=None, **_) -> list[float]:
-    """Reward = 1 when the retry after the reflection succeeded."""
+def retry_reward(
+    prompts, completions, retry_success, reflection_tokens, reflection_measures=None, log_metric=None, **_
+) -> list[float]:
+    """Reward = 1 when the retry after the reflection succeeded. Logs what the step's reflections look like
+    (reflections.py) as ``reflection/<measure>`` means."""
     if log_metric is not None:
         log_metric("retry_success", sum(retry_success) / len(retry_success))
         log_metric("reflection_tokens", sum(reflection_tokens) / len(reflection_tokens))
+        for key in ("leak", "leak_verifies", "retry_copies_leak", "answer_like", "copy_overlap", "distinct_2"):
+            values = [float(m[key]) for m in reflection_measures or []]
+            if values:
+                log_metric(f"reflection/{key}", sum(values) / len(values))
     return list(retry_success)
 
 
