@@ -141,5 +141,6 @@ _JS = r"""
   };
   for (const s of Object.values(sel)) s.addEventListener('change', draw);
   draw();
+  document.body.dataset.renderMs = String(Math.round(performance.now()));  // since navigation start
 })();
 """
