@@ -105,7 +105,7 @@ _JS = r"""
   const turn = (name, text, ok, reason) => {
     const d = el('div', 'turn');
     d.appendChild(el('b', ok === true ? 'ok' : ok === false ? 'bad' : '',
-      name + (ok === undefined || ok === null ? '' : ok ? ' ✓ ' : ' ✗ ') + (reason ? '(' + reason + ') ' : '')));
+      name + (ok === undefined || ok === null ? ' ' : ok ? ' ✓ ' : ' ✗ ') + (reason ? '(' + reason + ') ' : '')));
     d.appendChild(document.createTextNode(text));
     return d;
   };
