@@ -62,10 +62,11 @@ def describe(task: Task, example: Example, attempt: str, reflection: str, retry:
         "leak": leaked is not None,
         "leak_verifies": leaked is not None and task.verify(example, reflection).success,
         "retry_copies_leak": leaked is not None and task.answer_in(example, retry) == leaked,
-        "copy_overlap": round(copy_overlap(refl_words, words(attempt)), 4),
+        # None for an empty reflection: it neither copies nor varies, and must not pull the means.
+        "copy_overlap": round(copy_overlap(refl_words, words(attempt)), 4) if refl_words else None,
         "retry_differs": " ".join(retry.split()) != " ".join(attempt.split()),
         "answer_like": answer_like(reflection),
-        "distinct_2": round(distinct(refl_words, 2), 4),
+        "distinct_2": round(distinct(refl_words, 2), 4) if refl_words else None,
     }
 
 
@@ -84,16 +85,18 @@ def summarize(episodes: list[tuple[dict[str, Any], bool]]) -> dict[str, Any] | N
         return None
     out: dict[str, Any] = {"n": len(episodes)}
     for key in BINS:
-        out[f"mean_{key}"] = sum(m[key] for m, _ in episodes) / len(episodes)
+        values = [m[key] for m, _ in episodes if m[key] is not None]
+        out[f"mean_{key}"] = sum(values) / len(values) if values else None
     for flag in FLAGS:
         out[flag] = rate([m[flag] for m, _ in episodes]).as_dict()
-    by: dict[str, dict[str, Any]] = {}
+    groups: dict[str, dict[str, list[bool]]] = {}  # measure -> value or bin -> retry successes
     for flag in FLAGS:
-        by[flag] = {v: rate([ok for m, ok in episodes if m[flag] == (v == "yes")]).as_dict() for v in ("yes", "no")}
+        groups[flag] = {v: [ok for m, ok in episodes if m[flag] == (v == "yes")] for v in ("yes", "no")}
     for key, edges in BINS.items():
-        binned = [(_bin(m[key], edges), ok) for m, ok in episodes]
-        by[key] = {b: rate([ok for lab, ok in binned if lab == b]).as_dict() for b in _labels(edges)}
-    out["retry_success_by"] = by
+        binned = [(_bin(m[key], edges), ok) for m, ok in episodes if m[key] is not None]
+        groups[key] = {b: [ok for lab, ok in binned if lab == b] for b in _labels(edges)}
+    # Empty groups are left out: a rate of nothing is no number (and NaN is not JSON).
+    out["retry_success_by"] = {k: {v: rate(oks).as_dict() for v, oks in g.items() if oks} for k, g in groups.items()}
     return out
 
 

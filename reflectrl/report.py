@@ -6,11 +6,13 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from reflectrl import viewer
+from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.stats import Rate, paired_diff_ci
@@ -65,8 +67,12 @@ def _measure_reflections(run: Path, evals: dict[str, Any]) -> None:
     from reflectrl.config import load_config
     from reflectrl.tasks import get_task
 
-    cfg = load_config(run / "config.yaml")
-    task = get_task(cfg.task.name, **cfg.task.options)
+    try:
+        cfg = load_config(run / "config.yaml")
+        task = get_task(cfg.task.name, **cfg.task.options)
+    except Exception as e:  # an old or foreign run folder: the report goes on without the measures
+        warn(f"reflection measures skipped: cannot load the run's task from {run / 'config.yaml'} ({e})")
+        return
     for e in stale:
         examples = {ex["id"]: ex for ex in task.load(e["summary"].get("split", "test"))}
         for r in e["samples"]:
@@ -293,7 +299,9 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
         md += ["## Config", "", "```yaml", data["config"].rstrip(), "```", ""]
     text = "\n".join(md)
     atomic_write_text(run / "report.md", text)
-    atomic_write_text(run / "report.html", _html(text, viewer.section(evals, labels)))
+    # The browser compares the starting and the trained model (an `eval.shipped` evaluation stays out).
+    pair = [lab for lab in ("start", "trained") if lab in evals]
+    atomic_write_text(run / "report.html", _html(text, viewer.section(evals, pair)))
     atomic_write_json(run / "report.json", result)
     return result
 
@@ -355,12 +363,17 @@ def _reflection_tables(evals: dict[str, Any], labels: list[str]) -> list[str]:
         return []
     refl = {lab: evals[lab]["summary"]["reflections"] for lab in have}
     rows = [["reflections measured", *[str(refl[lab]["n"]) for lab in have]]]
-    rows += [[f"mean {key.replace('_', ' ')}", *[f"{refl[lab][f'mean_{key}']:.2f}" for lab in have]] for key in BINS]
+    rows += [[f"mean {key.replace('_', ' ')}", *[_num(refl[lab][f"mean_{key}"]) for lab in have]] for key in BINS]
     rows += [[flag.replace("_", " "), *[str(_rate(refl[lab][flag])) for lab in have]] for flag in FLAGS]
+
+    def cell(lab: str, key: str, value: str) -> str:
+        got = refl[lab]["retry_success_by"][key].get(value)
+        return str(_rate(got)) if got else "n/a"
+
     by = [
-        [f"{key.replace('_', ' ')}: {value}", *[str(_rate(refl[lab]["retry_success_by"][key][value])) for lab in have]]
+        [f"{key.replace('_', ' ')}: {value}", *[cell(lab, key, value) for lab in have]]
         for key in (*FLAGS, *BINS)
-        for value in refl[have[0]]["retry_success_by"][key]
+        for value in dict.fromkeys(v for lab in have for v in refl[lab]["retry_success_by"][key])
     ]
     return [
         _md_table(["measure", *[f"{lab} model" for lab in have]], rows),
@@ -372,12 +385,20 @@ def _reflection_tables(evals: dict[str, Any], labels: list[str]) -> list[str]:
     ]
 
 
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def _cell(text: str) -> str:
     """Model output or data as one markdown table cell: untrusted, so HTML in it is escaped (a reflection
     holding ``<script>`` must show as text, in report.md viewers and in report.html alike)."""
     text = " ".join(str(text).split())
     text = text[:300] + "…" if len(text) > 300 else text
-    return html.escape(text, quote=False).replace("|", "\\|")
+    # Markdown syntax too: `[x](javascript:...)` must not become a link, nor `3*5*7` emphasis.
+    return _MARKDOWN.sub(r"\\\g<0>", html.escape(text, quote=False))
+
+
+_MARKDOWN = re.compile(r"[\\`*_\[\]|]")  # emphasis, code, links and images, table cells
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:

@@ -45,3 +45,12 @@ def test_completion_loss_equals_trls_loss_and_gradient(tiny_model_dir, tmp_path,
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
     for a, b in zip(our_grads, their_grads, strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_completion_loss_of_a_batch_with_nothing_to_train_is_a_finite_zero(tiny_lm):
+    from reflectrl.train.boost import completion_loss
+
+    model, _ = tiny_lm
+    ids = torch.tensor([[5, 6, 7, 8]])
+    loss = completion_loss(model, {"input_ids": ids, "labels": torch.full_like(ids, -100)}, num_items_in_batch=0)
+    assert loss.item() == 0.0

@@ -239,6 +239,7 @@ def test_report_counts_why_first_attempts_fail(tmp_path):
 def test_report_escapes_hostile_model_output(tmp_path):
     """Model output and data are untrusted: a reflection holding markup is shown as text, never run."""
     hostile = '<script>alert(1)</script> </script> <img src=x onerror="alert(2)"> <answer> (67 + 8) / 34 </answer>'
+    hostile += " [click](javascript:alert(3)) ![x](http://evil.example/x.png) 3*5*7 `<b>`"
     for label, first in (("eval-start", [False, False]), ("eval-trained", [False, True])):
         _fake_eval(tmp_path / label, first, [False, True])
         path = tmp_path / label / "samples.jsonl"
@@ -256,12 +257,13 @@ def test_report_escapes_hostile_model_output(tmp_path):
     md = (tmp_path / "report.md").read_text()
     for text in (page, _html(md)):  # the markdown too, as a markdown viewer would render it
         tags = _tags(text)
-        assert not {name for name, _ in tags} & {"script", "b", "i", "answer"}, tags
+        assert not {name for name, _ in tags} & {"script", "b", "i", "answer", "a", "em"}, tags
         assert all(src.startswith("plots/") for name, attrs in tags if name == "img" for k, src in attrs if k == "src")
         assert not [k for _, attrs in tags for k, _ in attrs if k.startswith("on")], tags
     # The tags are there as text: the browser shows `<answer> (67 + 8) / 34 </answer>`, not `(67 + 8) / 34`.
     assert "&lt;answer&gt; (67 + 8) / 34 &lt;/answer&gt;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=" in page
+    assert "[click](javascript:alert(3)) ![x](http://evil.example/x.png) 3*5*7 `&lt;b&gt;`" in page
 
 
 def test_report_html_shows_raw_html_in_markdown_as_text():

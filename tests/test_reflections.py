@@ -68,9 +68,18 @@ def test_summary_conditions_retry_success_on_each_measure():
     by = s["retry_success_by"]
     assert (by["leak"]["yes"]["k"], by["leak"]["yes"]["n"]) == (2, 2)
     assert (by["leak"]["no"]["k"], by["leak"]["no"]["n"]) == (1, 2)
-    assert list(by["tokens"]) == ["< 16", "[16, 32)", "[32, 64)", ">= 64"]
-    assert (by["tokens"]["< 16"]["n"], by["tokens"]["[32, 64)"]["n"], by["tokens"][">= 64"]["n"]) == (2, 2, 0)
+    assert list(by["tokens"]) == ["< 16", "[32, 64)"]  # bins with no reflection are left out (no NaN rates)
+    assert (by["tokens"]["< 16"]["n"], by["tokens"]["[32, 64)"]["n"]) == (2, 2)
     assert summarize([]) is None
+
+
+def test_an_empty_reflection_has_no_overlap_or_repetition_to_average():
+    empty = describe(CD, PROBLEM, ATTEMPT, "", ATTEMPT, 1)
+    assert (empty["copy_overlap"], empty["distinct_2"], empty["leak"]) == (None, None, False)
+    prose = describe(CD, PROBLEM, ATTEMPT, "Use a product this time, not a sum.", ATTEMPT, 10)
+    s = summarize([(empty, False), (prose, True)])
+    assert s["mean_distinct_2"] == 1.0 and s["mean_copy_overlap"] == prose["copy_overlap"]
+    assert {b: (r["k"], r["n"]) for b, r in s["retry_success_by"]["distinct_2"].items()} == {">= 0.95": (1, 1)}
 
 
 def test_evaluation_and_report_carry_the_measures(tiny_lm, tmp_path):

@@ -66,8 +66,8 @@ def completion_loss(model, inputs, num_items_in_batch=None) -> torch.Tensor:
     extra = {k: inputs[k] for k in ("attention_mask", "position_ids") if inputs.get(k) is not None}
     logits = model(input_ids=inputs["input_ids"], logits_to_keep=keep, use_cache=False, **extra).logits
     nll = F.cross_entropy(logits.float().flatten(0, 1), target[:, keep].flatten(), ignore_index=IGNORE, reduction="sum")
-    count = num_items_in_batch if num_items_in_batch is not None else (target != IGNORE).sum().clamp(min=1)
-    return nll / count
+    count = num_items_in_batch if num_items_in_batch is not None else (target != IGNORE).sum()
+    return nll / torch.as_tensor(count).clamp(min=1)  # an all-masked batch gives a finite zero, as in TRL
 
 
 def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfig, episode: EpisodeConfig, out_dir):
@@ -133,7 +133,10 @@ class CompletionSFTTrainer(SFTTrainer):
         self.trl_loss = self.args.device.type == "cuda"
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if self.trl_loss or return_outputs:
+        a = self.args
+        # Ours is TRL's plain NLL only: other losses, label smoothing and packed rows stay TRL's.
+        plain = a.loss_type == "nll" and self.label_smoother is None and self.compute_loss_func is None
+        if self.trl_loss or return_outputs or not plain or a.packing or a.padding_free:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         loss = completion_loss(model, inputs, num_items_in_batch)
         # As TRL: with a token count summed over all processes, undo DDP's gradient averaging.

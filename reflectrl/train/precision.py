@@ -17,15 +17,16 @@ backward compute in:
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, get_args
 
 import torch
 
+from reflectrl.config import Precision
 from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
 from reflectrl.models import cpu_has_fast_bf16, cuda_has_bf16
 
-PRECISIONS = ("auto", "fp32", "bf16-mixed", "fp16-mixed", "bf16-pure")
+PRECISIONS: tuple[str, ...] = get_args(get_args(Precision)[0])  # the config's values, one list
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
