@@ -147,29 +147,13 @@ def dtypes(model):
     return sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()})
 
 
-class ComputeDtypes:
-    """The dtypes a linear layer computes in: bf16 under bf16 autocast, whatever the weights' dtype. Training
-    forwards (grad on) and the HF engine's generation (inference mode) apart; TRL's no_grad scoring in neither."""
-
-    def __init__(self, model):
-        self.train, self.generate = set(), set()
-        self.handle = model.model.layers[0].mlp.down_proj.register_forward_hook(self.record)
-
-    def record(self, module, inputs, output):
-        dtype = str(output.dtype).removeprefix("torch.")
-        if torch.is_grad_enabled():
-            self.train.add(dtype)
-        elif torch.is_inference_mode_enabled():
-            self.generate.add(dtype)
-
-
 check("auto resolves as documented", resolved == expected, f"auto -> {resolved} on {device}, want {expected}")
 
 
 # ----------------------------------------------------------------------------- tiny random chat model
 # tests/tiny.py: the test suite's tiny model and scripted engine (plain Python, no pytest needed).
 sys.path.insert(0, str(ROOT / "tests"))
-from tiny import ScriptedEngine, boost_overrides, build_tiny_model  # noqa: E402
+from tiny import ComputeDtypes, ScriptedEngine, boost_overrides, build_tiny_model, failures_of  # noqa: E402
 
 model_dir = build_tiny_model(work / "tiny-model")
 task = get_task("countdown", train_size=40, test_size=8)
@@ -222,14 +206,6 @@ stage(f"boost: fp32 vs auto ({resolved})", boost_compare)
 
 
 # ----------------------------------------------------------------------------- R3 GRPO
-def failures_of(examples):
-    return [
-        {"id": f"{ex['id']}/0", "query_id": ex["id"], "example": ex, "prompt": task.messages(ex)}
-        | {"attempt": "<answer> 1 + 1 </answer>", "reason": "wrong_numbers", "query_success_rate": 0.5}
-        for ex in examples
-    ]
-
-
 r3_overrides = [
     "train.num_generations=2",
     "train.groups_per_step=2",
@@ -256,11 +232,13 @@ def r3_hf_engine():
     cfg = load_config(None, r3_overrides)
     model, tok = load_model(model_dir, dtype="fp32", device=args.device)
     seen = ComputeDtypes(model)
-    r3_final = train_r3(model, tok, task, failures_of(task.load("train")[:2]), [], cfg, work / "r3-hf")
+    r3_final = train_r3(model, tok, task, failures_of(task, task.load("train")[:2]), [], cfg, work / "r3-hf")
     seen.handle.remove()
     check("r3 hf: fp32 master weights", dtypes(model) == ["float32"], f"params {dtypes(model)}")
     detail = f"linear output {sorted(seen.train)}; rollouts generated in {sorted(seen.generate)}"
     check(f"r3 hf: computes in {autocast}", seen.train == {autocast}, detail)
+    # Rollouts inside training run under the trainer's autocast (docs/SCALING.md, "Precision on GPUs").
+    check(f"r3 hf: rollouts in {autocast}", seen.generate == {autocast}, detail)
     metrics = [json.loads(line) for line in (work / "r3-hf" / "metrics.jsonl").read_text().splitlines() if line]
     ok, loss = finite_logs(metrics)
     rewards = [m["reward"] for m in metrics if "reward" in m]
@@ -283,7 +261,7 @@ def r3_scripted():
 
     model, tok = load_model(model_dir, dtype="fp32", device=args.device)
     start = snapshot(model)
-    rows = failure_rows(failures_of(examples), cfg.episode, cfg.train)
+    rows = failure_rows(failures_of(task, examples), cfg.episode, cfg.train)
     rollout = ReflectRetryRollout(task, rows, cfg.episode, cfg.train, cfg.engine)
     rollout.engine = ScriptedEngine(tok, script)
     seen = ComputeDtypes(model)

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 from conftest import ScriptedEngine
-from tiny import boost_overrides
+from tiny import ComputeDtypes, boost_overrides, failures_of
 from transformers import TrainingArguments
 
 from reflectrl.config import load_config
@@ -109,15 +109,6 @@ def test_bf16_pure_trains_bf16_weights_and_warns(tiny_model_dir, capsys):
 # ----------------------------------------------------------------------- real training, each branch
 
 
-class ComputeDtypes:
-    """Records the dtype a linear layer computes in during training (bf16 under autocast)."""
-
-    def __init__(self, model):
-        self.seen: set[torch.dtype] = set()
-        layer = model.model.layers[0].mlp.down_proj
-        self.handle = layer.register_forward_hook(lambda mod, inp, out: self.seen.add(out.dtype))
-
-
 def _boost(tiny_model_dir, tmp_path, precision: str, steps: int = 4, lr: float = 1e-5):
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     start = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -130,7 +121,7 @@ def _boost(tiny_model_dir, tmp_path, precision: str, steps: int = 4, lr: float =
     if precision == "bf16-pure":  # the update starts from the weights rounded to bf16
         start = {n: p.to(torch.bfloat16).float() for n, p in start.items()}
     delta = torch.cat([(p.detach() - start[n]).flatten() for n, p in trained.named_parameters()])
-    return model, delta, dtypes.seen
+    return model, delta, dtypes.train
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["avx512-bf16", "avx2-only"])
@@ -138,7 +129,7 @@ def test_boost_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypatch, fast):
     monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
     model, delta, computed = _boost(tiny_model_dir, tmp_path, "auto", steps=2)
     assert {p.dtype for p in model.parameters()} == {torch.float32}  # fp32 masters throughout
-    assert computed == ({torch.bfloat16} if fast else {torch.float32})  # autocast on exactly where bf16 is fast
+    assert computed == ({"bfloat16"} if fast else {"float32"})  # autocast on exactly where bf16 is fast
     assert torch.isfinite(delta).all() and delta.abs().max() > 0
 
 
@@ -147,7 +138,7 @@ def test_bf16_mixed_update_matches_fp32_and_bf16_pure_rounds_it_away(tiny_model_
     update up to bf16 noise in the gradient; on bf16 weights most of it rounds away (the defect)."""
     _, fp32, _ = _boost(tiny_model_dir, tmp_path / "fp32", "fp32")
     _, mixed, computed = _boost(tiny_model_dir, tmp_path / "mixed", "bf16-mixed")
-    assert computed == {torch.bfloat16}
+    assert computed == {"bfloat16"}
     _, pure, _ = _boost(tiny_model_dir, tmp_path / "pure", "bf16-pure")
     ratio = mixed.norm() / fp32.norm()
     cosine = torch.nn.functional.cosine_similarity(mixed, fp32, dim=0)
@@ -167,11 +158,7 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
     monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
     task = get_task("countdown", train_size=20, test_size=2)
     examples = task.load("train")[:2]
-    failures = [
-        {"id": f"{ex['id']}/0", "query_id": ex["id"], "example": ex, "prompt": task.messages(ex)}
-        | {"attempt": "<answer> 1 + 1 </answer>", "reason": "wrong_numbers", "query_success_rate": 0.5}
-        for ex in examples
-    ]
+    failures = failures_of(task, examples)
     cfg = load_config(
         None,
         ["train.num_generations=2", "train.groups_per_step=2", "train.steps=1", "train.beta=0.001"]
@@ -198,7 +185,7 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
     trainer.train()
     dtypes.handle.remove()
     assert {p.dtype for p in model.parameters()} == {torch.float32}
-    assert (torch.bfloat16 in dtypes.seen) == fast
+    assert ("bfloat16" in dtypes.train) == fast
     moved = max((p.detach() - s).abs().max().item() for p, s in zip(model.parameters(), start, strict=True))
     assert moved > 0 and all(torch.isfinite(p).all() for p in model.parameters())
 

@@ -79,6 +79,35 @@ def boost_overrides(precision: str, lr: float = 1e-5) -> list[str]:
     ]
 
 
+class ComputeDtypes:
+    """The dtypes a linear layer computes in ("bfloat16" under bf16 autocast, whatever the weights' dtype):
+    training forwards (grad on) and generation (inference mode) apart; no_grad scoring in neither."""
+
+    def __init__(self, model):
+        import torch
+
+        self.train: set[str] = set()
+        self.generate: set[str] = set()
+
+        def record(module, inputs, output):
+            dtype = str(output.dtype).removeprefix("torch.")
+            if torch.is_grad_enabled():
+                self.train.add(dtype)
+            elif torch.is_inference_mode_enabled():
+                self.generate.add(dtype)
+
+        self.handle = model.model.layers[0].mlp.down_proj.register_forward_hook(record)
+
+
+def failures_of(task, examples: list[dict]) -> list[dict]:
+    """One mined failure per example (a wrong attempt), as failures.jsonl holds them."""
+    return [
+        {"id": f"{ex['id']}/0", "query_id": ex["id"], "example": ex, "prompt": task.messages(ex)}
+        | {"attempt": "<answer> 1 + 1 </answer>", "reason": "wrong_numbers", "query_success_rate": 0.5}
+        for ex in examples
+    ]
+
+
 class ScriptedEngine:
     """An Engine that answers from a script instead of a model, so episode and training logic can be
     checked exactly. ``script(last_user_message, whole_context_text, sample_index) -> reply``."""
