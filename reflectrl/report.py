@@ -110,49 +110,38 @@ def plots(data: dict[str, Any], out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     metrics = data["metrics"]
-    if metrics:
+
+    def per_step(name: str, title: str, curves: dict[str, tuple[list[int], list[float]]], share: bool) -> None:
+        """One line per curve over training steps, written as plots/<name> when any curve has points."""
+        if not any(steps for steps, _ in curves.values()):
+            return
         fig, ax = plt.subplots(figsize=(7, 4))
-        for label, names in (
-            ("retry success (reward)", ("retry_success", "reward")),
-            ("groups with zero reward variance", ("frac_reward_zero_std",)),
-        ):
-            steps, values = _series(metrics, *names)
-            if steps:
-                ax.plot(steps, values, marker="o", ms=3, label=label)
+        for label, (steps, values) in curves.items():
+            ax.plot(steps, values, marker="o", ms=3, label=label)
         ax.set_xlabel("training step")
-        ax.set_ylim(-0.02, 1.02)
-        ax.legend()
-        ax.set_title("Training reward per step")
-        fig.tight_layout()
-        save_figure(fig, out / "training.png")
-        plt.close(fig)
-        written.append("training.png")
-
-        steps, values = _series(metrics, "reflection_tokens", "completions/mean_length")
-        if steps:
-            fig, ax = plt.subplots(figsize=(7, 4))
-            ax.plot(steps, values, marker="o", ms=3)
-            ax.set_xlabel("training step")
-            ax.set_ylabel("tokens")
-            ax.set_title("Mean reflection length per step")
-            fig.tight_layout()
-            save_figure(fig, out / "reflection_length.png")
-            plt.close(fig)
-            written.append("reflection_length.png")
-
-        measured = [(name, _series(metrics, f"reflection/{name}")) for name in REFLECTION_CURVES]
-        if any(steps for _, (steps, _) in measured):
-            fig, ax = plt.subplots(figsize=(7, 4))
-            for name, (steps, values) in measured:
-                ax.plot(steps, values, marker="o", ms=3, label=name.replace("_", " "))
-            ax.set_xlabel("training step")
+        if share:
             ax.set_ylim(-0.02, 1.02)
+        else:
+            ax.set_ylabel("tokens")
+        if len(curves) > 1:
             ax.legend()
-            ax.set_title("What the step's reflections look like (share, or mean for overlap / distinct-2)")
-            fig.tight_layout()
-            save_figure(fig, out / "reflections.png")
-            plt.close(fig)
-            written.append("reflections.png")
+        ax.set_title(title)
+        fig.tight_layout()
+        save_figure(fig, out / name)
+        plt.close(fig)
+        written.append(name)
+
+    if metrics:
+        reward = {
+            "retry success (reward)": _series(metrics, "retry_success", "reward"),
+            "groups with zero reward variance": _series(metrics, "frac_reward_zero_std"),
+        }
+        per_step("training.png", "Training reward per step", reward, share=True)
+        length = {"reflection tokens": _series(metrics, "reflection_tokens", "completions/mean_length")}
+        per_step("reflection_length.png", "Mean reflection length per step", length, share=False)
+        measured = {name.replace("_", " "): _series(metrics, f"reflection/{name}") for name in REFLECTION_CURVES}
+        title = "What the step's reflections look like (share, or mean for overlap / distinct-2)"
+        per_step("reflections.png", title, measured, share=True)
 
     fig, ax = plt.subplots(figsize=(7, 4))
     columns = ("first_try", "second_try", "resample_pass2")
