@@ -24,8 +24,8 @@ class ModelConfig(Section):
     name: str = Field("default", description="'default' (embedded SmolLM2-135M-Instruct), a model folder or a hub id.")
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
-        description="Weights dtype of the inference copies (eval, mine, generation engines); training always loads "
-        "fp32 masters (see train.precision). 'auto': bf16 on GPUs and on CPUs with AMX/AVX512-BF16, else fp32.",
+        description="Weights dtype of the inference copies (eval, mine); training always loads fp32 masters, and "
+        "its rollouts follow train.precision. 'auto': bf16 on GPUs and on CPUs with AMX/AVX512-BF16, else fp32.",
     )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: all cores.")
