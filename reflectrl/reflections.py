@@ -100,6 +100,20 @@ def summarize(episodes: list[tuple[dict[str, Any], bool]]) -> dict[str, Any] | N
     return out
 
 
+# What training logs per step, as ``reflection/<measure>``: shares of the flags, means of the rest.
+STEP_MEASURES = ("leak", "leak_verifies", "retry_copies_leak", "answer_like", "copy_overlap", "distinct_2")
+
+
+def step_means(measures: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean of each step measure over a step's reflections; a measure no reflection has (empty ones) is left out."""
+    out = {}
+    for key in STEP_MEASURES:
+        values = [float(m[key]) for m in measures if m[key] is not None]
+        if values:
+            out[key] = sum(values) / len(values)
+    return out
+
+
 def from_records(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """``summarize`` over evaluation records (samples.jsonl) that carry ``reflection_measures``."""
     measured = [r for r in records if "reflection_measures" in r]

@@ -11,14 +11,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from reflectrl import viewer
+from reflectrl import reflections, viewer
 from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.stats import Rate, paired_diff_ci
 
 STAGES = (("eval-shipped", "shipped"), ("eval-start", "start"), ("eval-trained", "trained"))
-REFLECTION_CURVES = ("leak", "leak_verifies", "answer_like", "copy_overlap", "distinct_2")
 
 
 def save_figure(fig, path: Path) -> None:
@@ -56,7 +55,6 @@ def collect(run: Path) -> dict[str, Any]:
 
 def _measure_reflections(run: Path, evals: dict[str, Any]) -> None:
     """Evaluations written before reflections were measured get their measures here, from the run's task."""
-    from reflectrl import reflections
 
     def unmeasured(r: dict[str, Any]) -> bool:
         return "reflection" in r and "reflection_measures" not in r
@@ -139,7 +137,7 @@ def plots(data: dict[str, Any], out: Path) -> list[str]:
         per_step("training.png", "Training reward per step", reward, share=True)
         length = {"reflection tokens": _series(metrics, "reflection_tokens", "completions/mean_length")}
         per_step("reflection_length.png", "Mean reflection length per step", length, share=False)
-        measured = {name.replace("_", " "): _series(metrics, f"reflection/{name}") for name in REFLECTION_CURVES}
+        measured = {k.replace("_", " "): _series(metrics, f"reflection/{k}") for k in reflections.STEP_MEASURES}
         title = "What the step's reflections look like (share, or mean for overlap / distinct-2)"
         per_step("reflections.png", title, measured, share=True)
 
@@ -345,15 +343,14 @@ def _failure_reasons(evals: dict[str, Any], labels: list[str], top: int = 8) -> 
 
 def _reflection_tables(evals: dict[str, Any], labels: list[str]) -> list[str]:
     """Reflection measures per model, and retry success conditioned on each (reflections.py)."""
-    from reflectrl.reflections import BINS, FLAGS
-
     have = [lab for lab in labels if evals[lab]["summary"].get("reflections")]
     if not have:
         return []
     refl = {lab: evals[lab]["summary"]["reflections"] for lab in have}
     rows = [["reflections measured", *[str(refl[lab]["n"]) for lab in have]]]
-    rows += [[f"mean {key.replace('_', ' ')}", *[_num(refl[lab][f"mean_{key}"]) for lab in have]] for key in BINS]
-    rows += [[flag.replace("_", " "), *[str(_rate(refl[lab][flag])) for lab in have]] for flag in FLAGS]
+    means = [[f"mean {k.replace('_', ' ')}", *[_num(refl[lab][f"mean_{k}"]) for lab in have]] for k in reflections.BINS]
+    rows += means
+    rows += [[flag.replace("_", " "), *[str(_rate(refl[lab][flag])) for lab in have]] for flag in reflections.FLAGS]
 
     def cell(lab: str, key: str, value: str) -> str:
         got = refl[lab]["retry_success_by"][key].get(value)
@@ -361,7 +358,7 @@ def _reflection_tables(evals: dict[str, Any], labels: list[str]) -> list[str]:
 
     by = [
         [f"{key.replace('_', ' ')}: {value}", *[cell(lab, key, value) for lab in have]]
-        for key in (*FLAGS, *BINS)
+        for key in (*reflections.FLAGS, *reflections.BINS)
         for value in dict.fromkeys(v for lab in have for v in refl[lab]["retry_success_by"][key])
     ]
     return [

@@ -7,7 +7,7 @@ from conftest import ScriptedEngine
 
 from reflectrl.config import load_config
 from reflectrl.evaluate import evaluate
-from reflectrl.reflections import describe, summarize
+from reflectrl.reflections import describe, step_means, summarize
 from reflectrl.report import write_report
 from reflectrl.rollout.episode import REFLECTION_PROMPT
 from reflectrl.tasks import get_task
@@ -136,3 +136,13 @@ def test_report_measures_reflections_of_runs_evaluated_before_measures_existed(t
     write_report(tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "| leak verifies | 100.0% [51.0, 100.0] (4/4) |" in md
+
+
+def test_step_means_skip_an_empty_reflections_missing_measures():
+    # A reflection that is only an end-of-turn token has no words: training must log the others, not crash.
+    empty = describe(CD, PROBLEM, ATTEMPT, "", ATTEMPT, 1)
+    leak = describe(CD, PROBLEM, ATTEMPT, "<answer> 3 * 5 + 7 </answer>", ATTEMPT, 10)
+    means = step_means([empty, leak])
+    assert means["leak"] == 0.5 and means["leak_verifies"] == 0.5
+    assert means["copy_overlap"] == leak["copy_overlap"] and means["distinct_2"] == leak["distinct_2"]
+    assert step_means([empty]) == {"leak": 0.0, "leak_verifies": 0.0, "retry_copies_leak": 0.0, "answer_like": 0.0}

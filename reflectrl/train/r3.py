@@ -22,6 +22,7 @@ from typing import Any
 from reflectrl.config import EngineConfig, EpisodeConfig, RunConfig, TrainConfig
 from reflectrl.errors import ReflectrlError
 from reflectrl.reflections import describe as describe_reflection
+from reflectrl.reflections import step_means
 from reflectrl.rollout.chat import encode_chat, turn_glue
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.tasks import Task
@@ -144,10 +145,8 @@ def retry_reward(
     if log_metric is not None:
         log_metric("retry_success", sum(retry_success) / len(retry_success))
         log_metric("reflection_tokens", sum(reflection_tokens) / len(reflection_tokens))
-        for key in ("leak", "leak_verifies", "retry_copies_leak", "answer_like", "copy_overlap", "distinct_2"):
-            values = [float(m[key]) for m in reflection_measures or []]
-            if values:
-                log_metric(f"reflection/{key}", sum(values) / len(values))
+        for key, mean in step_means(reflection_measures or []).items():
+            log_metric(f"reflection/{key}", mean)
     return list(retry_success)
 
 
