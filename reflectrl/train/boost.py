@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from trl import SFTTrainer
 
 from reflectrl.config import BoostConfig, EpisodeConfig
@@ -22,10 +21,8 @@ from reflectrl.console import info
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json
 from reflectrl.tasks import Example, Task
-from reflectrl.train.common import final_model_dir, last_checkpoint, save_final_model
+from reflectrl.train.common import final_model_dir, last_checkpoint, save_final_model, trained_token_nll
 from reflectrl.train.precision import prepare_for_training, training_arguments
-
-IGNORE = -100
 
 
 def boost_rows(task: Task, examples: list[Example], episode: EpisodeConfig, reflection_fraction: float, seed: int):
@@ -58,16 +55,12 @@ def boost_rows(task: Task, examples: list[Example], episode: EpisodeConfig, refl
 
 
 def completion_loss(model, inputs, num_items_in_batch=None) -> torch.Tensor:
-    """Summed next-token NLL of the trained (label != -100) tokens over ``num_items_in_batch`` (TRL's SFT loss).
-    The LM head runs only at positions some row trains: on a CPU, TRL's fused head scores every position (and
-    computes entropy and accuracy there too), most of a boost step for ~15-token answers after ~100-token prompts."""
-    target = inputs["labels"][:, 1:]
-    keep = (target != IGNORE).any(0).nonzero()[:, 0]
+    """TRL's SFT loss (summed NLL of the trained tokens over ``num_items_in_batch``), with the LM head run only
+    where rows train (``trained_token_nll``): ~15-token answers after ~100-token prompts."""
     extra = {k: inputs[k] for k in ("attention_mask", "position_ids") if inputs.get(k) is not None}
-    logits = model(input_ids=inputs["input_ids"], logits_to_keep=keep, use_cache=False, **extra).logits
-    nll = F.cross_entropy(logits.float().flatten(0, 1), target[:, keep].flatten(), ignore_index=IGNORE, reduction="sum")
-    count = num_items_in_batch if num_items_in_batch is not None else (target != IGNORE).sum()
-    return nll / torch.as_tensor(count).clamp(min=1)  # an all-masked batch gives a finite zero, as in TRL
+    nll, trained = trained_token_nll(model, inputs["input_ids"], inputs["labels"], **extra)
+    count = num_items_in_batch if num_items_in_batch is not None else trained.sum()
+    return (nll * trained).sum() / torch.as_tensor(count).clamp(min=1)  # all masked: a finite zero, as in TRL
 
 
 def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfig, episode: EpisodeConfig, out_dir):

@@ -8,7 +8,22 @@ import tempfile
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from transformers import TrainerCallback
+
+IGNORE = -100  # the label of a position that is context, not a target
+
+
+def trained_token_nll(model, input_ids, labels, **forward) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token NLL (B, K) and the trained mask (B, K) over the K positions that some row trains
+    (label != IGNORE). The LM head runs only there: on a CPU the full-vocabulary head over every context
+    position is most of an SFT step, and TRL's fused head computes it everywhere off CUDA."""
+    target = labels[:, 1:]
+    keep = (target != IGNORE).any(0).nonzero()[:, 0]
+    logits = model(input_ids=input_ids, logits_to_keep=keep, use_cache=False, **forward).logits
+    target = target[:, keep]
+    nll = F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="none")
+    return nll.view_as(target), target != IGNORE
 
 
 def last_checkpoint(checkpoints: Path) -> str | None:

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from transformers import Trainer
 
 from reflectrl.config import RiseConfig, RunConfig
@@ -47,10 +46,8 @@ from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import attempt_prompt, continue_chat
 from reflectrl.tasks import Example, Task
 from reflectrl.tasks.base import stable_hash
-from reflectrl.train.common import final_model_dir, last_checkpoint, save_final_model
+from reflectrl.train.common import IGNORE, final_model_dir, last_checkpoint, save_final_model, trained_token_nll
 from reflectrl.train.precision import prepare_for_training, training_arguments
-
-IGNORE = -100
 
 
 def rwr_weight(reward: float, tau: float) -> float:
@@ -134,23 +131,11 @@ def collate(pad_id: int):
 
 
 def rwr_loss(model, input_ids, attention_mask, labels, weight) -> torch.Tensor:
-    """sum_i w_i * sum_t nll_it over trained tokens, divided by the number of trained tokens. The LM head
-    runs only from the first trained position on (on a CPU the full-vocabulary head over every context
-    position is a large share of a step)."""
-    targets = labels[:, 1:]
-    trained = targets != IGNORE
-    if not trained.any():
+    """sum_i w_i * sum_t nll_it over trained tokens, divided by the number of trained tokens."""
+    if not (labels[:, 1:] != IGNORE).any():
         raise ReflectrlError("a RISE batch has no trained tokens")
-    start = int(trained.any(0).nonzero()[0])
-    logits = model(
-        input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=input_ids.shape[1] - start
-    ).logits[:, :-1]
-    targets, trained = targets[:, start:], trained[:, start:]
-    nll = F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE, reduction="none"
-    ).view_as(targets)
-    weighted = nll * weight.to(nll.dtype)[:, None] * trained
-    return weighted.sum() / trained.sum()
+    nll, trained = trained_token_nll(model, input_ids, labels, attention_mask=attention_mask)
+    return (nll * weight.to(nll.dtype)[:, None] * trained).sum() / trained.sum()
 
 
 class RewardWeightedTrainer(Trainer):
