@@ -1,5 +1,5 @@
 """``reflectrl compare``: every algorithm trained from the same starting model with the same budget of
-generated tokens (train.budget_tokens; see reflectrl/train/budget.py for why that unit), each evaluated
+generated tokens (train.budget_tokens; see `_spent` in reflectrl/train/loop.py for why that unit), each evaluated
 over compare.turns sequential attempts, and one report.
 
 Layout of the output folder: ``boost/`` (when boost.enabled), ``mine/`` (shared: R3's failures, and the

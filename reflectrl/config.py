@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from reflectrl.errors import ReflectrlError
 from reflectrl.rollout.engine import Sampling
@@ -184,17 +184,46 @@ class TrainConfig(Section):
     num_generations: int = Field(8, ge=2, description="G: reflections sampled per (query, failed attempt) group.")
     groups_per_step: int = Field(2, ge=1, description="Groups per optimizer step (batch = G x groups).")
     micro_batch_size: int | None = Field(
-        4,
+        None,
         ge=1,
         description="Sequences per forward/backward: the step's G x groups sequences are split into micro-batches "
-        "whose gradients are accumulated (the same update, a fraction of the memory). None: all at once.",
+        "whose gradients are accumulated (the same update, a fraction of the memory; a group split across "
+        "micro-batches forwards its shared prompt once per piece). None: all at once.",
+    )
+    dynamic_sampling: bool = Field(
+        True,
+        description="DAPO's dynamic sampling: groups whose rewards are all equal (no advantage, no gradient) never "
+        "reach the update; more are drawn until the step has groups_per_step informative ones.",
+    )
+    max_draws_per_step: int | None = Field(
+        None,
+        ge=1,
+        description="Most groups drawn in one step under dynamic sampling (None: 4 x groups_per_step). A step that "
+        "finds no informative group makes no update, says so, and still counts as a step.",
+    )
+    retries_per_reflection: int = Field(
+        1,
+        ge=1,
+        description="k retries after each reflection (r3); the reward is the share that succeed, a lower-variance "
+        "estimate of how much the reflection helped.",
     )
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name (paper: cosine).")
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps spent warming the learning rate up.")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
     beta: float = Field(0.001, ge=0, description="KL coefficient against the starting model (paper: 0.001).")
-    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL GRPO loss normalisation.")
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field(
+        "dapo",
+        description="Loss normalisation (train/loss.py): dapo/bnpo = mean over the step's trained tokens, grpo = mean "
+        "over sequences of their token mean, dr_grpo = sum / (sequences x longest completion).",
+    )
+    clip_epsilon: float = Field(0.2, gt=0, lt=1, description="PPO clip range of the policy ratio.")
+    importance_cap: float = Field(
+        2.0,
+        gt=0,
+        description="Truncated importance sampling: a token's weight exp(trainer - sampler log-prob) is capped here "
+        "(corrects the sampler's numerics, e.g. vLLM's bf16 kernels, against the trainer's).",
+    )
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group", description="Divide advantages by the group's reward std ('none' = only subtract the mean)."
     )
@@ -216,14 +245,6 @@ class TrainConfig(Section):
         description="Stop once the policy has generated this many tokens in training rollouts (the equal-budget unit "
         "of `reflectrl compare`); None: train.steps (rise: rise.rounds) alone decide.",
     )
-
-    @field_validator("micro_batch_size")
-    @classmethod
-    def _divides_the_step(cls, micro: int | None, info: ValidationInfo) -> int | None:
-        batch = info.data.get("num_generations", 1) * info.data.get("groups_per_step", 1)
-        if micro is not None and micro < batch and batch % micro:
-            raise ValueError(f"must divide the step's batch num_generations x groups_per_step = {batch}")
-        return micro
 
 
 class RiseConfig(Section):

@@ -64,17 +64,20 @@ def mine(
                 if q["id"] in done:
                     continue
                 verdicts = [task.verify(q, s.text) for s in outs]
-                failures: dict[str, str] = {}
+                failures: dict[str, dict[str, Any]] = {}
                 for s, v in zip(outs, verdicts, strict=True):
-                    if not v.success:
-                        failures.setdefault(s.text, v.reason)  # distinct failed attempts only
+                    if not v.success:  # distinct failed attempts only; the sampled ids let training continue them
+                        failures.setdefault(s.text, {"reason": v.reason, "ids": s.token_ids, "finished": s.finished})
                 records.append(
                     {
                         "id": q["id"],
                         "example": q,
                         "samples": len(outs),
                         "successes": sum(v.success for v in verdicts),
-                        "failures": [{"attempt": a, "reason": r} for a, r in failures.items()],
+                        "failures": [
+                            {"attempt": a, "reason": f["reason"], "attempt_ids": f["ids"], "finished": f["finished"]}
+                            for a, f in failures.items()
+                        ],
                     }
                 )
             writer.write_many(records)
@@ -100,6 +103,8 @@ def finalize(task: Task, queries: list[Example], out: Path) -> dict[str, Any]:
                 "reason": f["reason"],
                 "query_success_rate": rate,
             }
+            if "attempt_ids" in f:  # mined by reflectrl >= 0.2: training continues from exactly these tokens
+                pair.update(attempt_ids=f["attempt_ids"], attempt_finished=f["finished"])
             lines.append(json.dumps(pair, ensure_ascii=False) + "\n")
     attempts = sum(r["samples"] for r in mined)
     successes = sum(r["successes"] for r in mined)

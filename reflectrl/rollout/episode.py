@@ -40,6 +40,23 @@ def attempt_prompt(engine: Engine, task: Task, example: Example) -> list[int]:
     return encode_chat(engine.tokenizer, task.messages(example), task.tools(example))
 
 
+def reflection_context(engine: Engine, task: Task, failure: dict[str, Any], reflection_prompt: str) -> list[int]:
+    """The tokens a reflection on a mined failure (a failures.jsonl record) is sampled after: exactly what
+    ``run_episodes`` builds after a failed attempt, continuing the attempt's sampled ids. Records mined before
+    the ids were stored fall back to re-rendering the attempt's text in the chat template."""
+    tok = engine.tokenizer
+    tools = task.tools(failure["example"])
+    if "attempt_ids" in failure:
+        attempt = Sample(failure["attempt"], failure["attempt_ids"], failure["attempt_finished"])
+        return continue_chat(tok, encode_chat(tok, failure["prompt"], tools), attempt, reflection_prompt)
+    messages = [
+        *failure["prompt"],
+        {"role": "assistant", "content": failure["attempt"]},
+        {"role": "user", "content": reflection_prompt},
+    ]
+    return encode_chat(tok, messages, tools)
+
+
 def run_episodes(
     engine: Engine,
     task: Task,

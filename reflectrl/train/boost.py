@@ -110,7 +110,7 @@ def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfi
         peft_config=peft_config,
     )
     trainer.train(resume_from_checkpoint=last_checkpoint(out / "checkpoints"))
-    final = save_final_model(trainer, tokenizer, final_model_dir(out))
+    final = save_final_model(trainer.accelerator, trainer.model, tokenizer, final_model_dir(out))
     summary = {"rows": len(rows), "problems": len(examples), "steps": trainer.state.global_step}
     summary["log_history"] = trainer.state.log_history
     atomic_write_json(out / "boost.json", summary)

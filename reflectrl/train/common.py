@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from transformers import TrainerCallback
 
+from reflectrl.jsonl import JsonlWriter, read_jsonl
+
 IGNORE = -100  # the label of a position that is context, not a target
 
 
@@ -41,22 +43,21 @@ def final_model_dir(stage_dir: Path) -> Path:
     return stage_dir / "model"
 
 
-def save_final_model(trainer, tokenizer, path: Path) -> Path:
+def save_final_model(accelerator, model, tokenizer, path: Path) -> Path:
     """An HF folder that ``from_pretrained`` loads directly (LoRA merged), written atomically by the
     main process; every process returns once it is there (the next stage may load it at once)."""
-    accelerator = trainer.accelerator
-    model = accelerator.unwrap_model(trainer.model)
+    unwrapped = accelerator.unwrap_model(model)
     # Under DeepSpeed ZeRO-3 / FSDP each process holds a shard: accelerate gathers the full weights
     # (a collective, so every process takes part). With LoRA the adapters are merged in memory first.
-    sharded = accelerator.distributed_type.name in ("DEEPSPEED", "FSDP") and not hasattr(model, "merge_and_unload")
-    state_dict = accelerator.get_state_dict(trainer.model) if sharded else None
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+    sharded = accelerator.distributed_type.name in ("DEEPSPEED", "FSDP") and not hasattr(unwrapped, "merge_and_unload")
+    state_dict = accelerator.get_state_dict(model) if sharded else None
+    if hasattr(unwrapped, "merge_and_unload"):
+        unwrapped = unwrapped.merge_and_unload()
     if accelerator.is_main_process:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
         try:
-            model.save_pretrained(tmp, state_dict=state_dict)
+            unwrapped.save_pretrained(tmp, state_dict=state_dict)
             tokenizer.save_pretrained(tmp)
             if path.exists():
                 shutil.rmtree(path)
@@ -67,40 +68,36 @@ def save_final_model(trainer, tokenizer, path: Path) -> Path:
     return path
 
 
-def count_all_processes(trainer, n: int) -> int:
-    """``n`` summed over every training process (a collective: all of them call it at the same point).
-    Token budgets count what all processes generated, so every process stops at the same step."""
-    if trainer.accelerator.num_processes == 1:
-        return n
-    total = trainer.accelerator.reduce(torch.tensor([n], device=trainer.accelerator.device), reduction="sum")
-    return int(total.item())
+class MetricsFile(TrainerCallback):
+    """Every logged dict of scalars, once per step, in ``metrics.jsonl`` (what the report plots). Our RL loop
+    calls ``write``; as a callback it mirrors a transformers Trainer's logs (RISE). A resumed run that replays
+    a step does not write it twice."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seen = {(r.get("step"), tuple(sorted(r))) for r in read_jsonl(path, repair=True)}
+
+    def write(self, record: dict) -> None:
+        key = (record["step"], tuple(sorted(record)))
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        with JsonlWriter(self.path) as w:
+            w.write(record)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            self.write({"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, int | float)}})
 
 
-class WeightsHash(TrainerCallback):
-    """Test hook, on when REFLECTRL_WEIGHTS_HASH_DIR is set: after every optimizer step each process
-    writes a hash of its parameters to ``rank<r>-step<s>.sha256``, so a test can check that data-parallel
-    processes hold identical weights."""
+def write_weights_hash(folder: Path, rank: int, step: int, model) -> None:
+    """Test hook (REFLECTRL_WEIGHTS_HASH_DIR): a hash of this process's parameters after ``step``, so a test can
+    check that data-parallel processes hold identical weights."""
+    import hashlib
 
-    def __init__(self, folder: str):
-        self.folder = Path(folder)
-
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self._write(args, state, model)
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        self._write(args, state, model)
-
-    def _write(self, args, state, model) -> None:
-        import hashlib
-
-        digest = hashlib.sha256()
-        for name, p in sorted(model.named_parameters()):
-            digest.update(name.removeprefix("module.").encode())
-            digest.update(p.detach().float().cpu().numpy().tobytes())
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / f"rank{args.process_index}-step{state.global_step}.sha256").write_text(digest.hexdigest())
-
-
-def debug_callbacks() -> list[TrainerCallback]:
-    folder = os.environ.get("REFLECTRL_WEIGHTS_HASH_DIR")
-    return [WeightsHash(folder)] if folder else []
+    digest = hashlib.sha256()
+    for name, p in sorted(model.named_parameters()):
+        digest.update(name.removeprefix("module.").encode())
+        digest.update(p.detach().float().cpu().numpy().tobytes())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"rank{rank}-step{step}.sha256").write_text(digest.hexdigest())

@@ -1,30 +1,20 @@
 """The RL update's loss, small enough to check by eye (in the spirit of tiny-grpo's loss.py).
 
-A step's batch holds G sequences per group (for R3: G reflections after one failed attempt). Each sequence
-gets the group-relative advantage of its reward, and every trained token (``loss_mask``: the reflection
-for R3) the clipped policy-gradient loss, optionally weighted by a truncated importance ratio against the
-policy that sampled it, plus a k3 KL penalty to a frozen reference when beta > 0. tests/test_loss.py
-checks the gradient against a float64 computation written out token by token, and the loss against TRL
-1.16's GRPOTrainer on the same batch. Training still runs TRL's GRPOTrainer (train/rl.py); our own update
-loop (issue 17) is to be built on this module.
+A step holds groups of G sequences that share a prompt (for R3: G reflections after one failed attempt).
+Each sequence gets the group-relative advantage of its reward. Every trained token (the reflection, for R3)
+gets the clipped policy-gradient loss, weighted by a truncated importance ratio against the sampler's
+log-prob, plus a k3 KL penalty to a frozen reference when beta > 0. The loss works on the flat vector of a
+micro-batch's trained tokens; ``token_weights`` gives each token its share of the whole step's loss, so
+micro-batches add up to exactly the full batch's loss and gradient.
+tests/test_loss.py checks the gradient against a float64 computation written out token by token, and the
+loss against TRL's GRPOTrainer on the same batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-import torch.nn.functional as F
 
-
-@dataclass
-class RolloutBatch:
-    input_ids: torch.Tensor  # (B, T) prompt + completion, right-padded
-    attention_mask: torch.Tensor  # (B, T) 1 on real tokens
-    loss_mask: torch.Tensor  # (B, T) 1 where token t is trained
-    rewards: torch.Tensor  # (B,)
-    group_ids: torch.Tensor  # (B,) same id = same prompt (query + failed attempt)
-    behaviour_logprobs: torch.Tensor | None = None  # (B, T) log-prob of token t under the sampler; None: on-policy
+LOSS_TYPES = ("dapo", "bnpo", "grpo", "dr_grpo")
 
 
 def group_advantages(rewards: torch.Tensor, group_ids: torch.Tensor, scale: str = "group") -> torch.Tensor:
@@ -42,42 +32,43 @@ def group_advantages(rewards: torch.Tensor, group_ids: torch.Tensor, scale: str 
     return (rewards - mean) / (std + 1e-4)
 
 
-def token_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, temperature: float = 1.0):
-    """(B, T): log-prob of token t given tokens < t at the sampling temperature; 0 at t = 0."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1]
-    logp = torch.log_softmax(logits.float() / temperature, dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-    return F.pad(logp, (1, 0))
+def token_weights(seq: torch.Tensor, trained: torch.Tensor, loss_type: str, max_completion_length: int):
+    """Each trained token's share of the step's loss. ``seq``: the step-wide sequence index of each trained token
+    (N,); ``trained``: trained tokens per sequence of the step (S,). ``dapo``/``bnpo``: mean over the step's
+    trained tokens; ``grpo``: mean over sequences of their token mean; ``dr_grpo``: sum / (S x max length)."""
+    if loss_type in ("dapo", "bnpo"):
+        return torch.full(seq.shape, 1.0 / max(int(trained.sum()), 1))
+    if loss_type == "grpo":
+        return 1.0 / (trained[seq].clamp(min=1) * trained.numel())
+    if loss_type == "dr_grpo":
+        return torch.full(seq.shape, 1.0 / (trained.numel() * max_completion_length))
+    raise ValueError(f"unknown loss_type {loss_type!r}: {', '.join(LOSS_TYPES)}")
 
 
 def policy_loss(
     logprobs: torch.Tensor,
-    batch: RolloutBatch,
     advantages: torch.Tensor,
+    weights: torch.Tensor,
     *,
-    loss_type: str = "dapo",
+    behaviour: torch.Tensor | None = None,
+    ref: torch.Tensor | None = None,
+    beta: float = 0.0,
     epsilon_low: float = 0.2,
     epsilon_high: float = 0.2,
     is_cap: float = 2.0,
-    beta: float = 0.0,
-    ref_logprobs: torch.Tensor | None = None,
-    max_completion_length: int | None = None,
-) -> torch.Tensor:
-    """The step's loss. ``dapo``/``bnpo``: mean over trained tokens; ``grpo``: mean over sequences of their token
-    mean; ``dr_grpo``: sum over B x max_completion_length."""
-    mask = batch.loss_mask.to(logprobs.dtype)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, per-token k3 KL) over N trained tokens: their log-probs under the policy (with grad), their
+    sequence's advantage and their ``token_weights``; ``behaviour``: log-probs under the sampler (None: on-policy);
+    ``ref``: under the frozen reference (needed when beta > 0)."""
     old = logprobs.detach()  # one update per batch: the ratio is 1 but carries the gradient
     ratio = torch.exp(logprobs - old)
     clipped = ratio.clamp(1 - epsilon_low, 1 + epsilon_high)
-    loss = -torch.min(ratio * advantages[:, None], clipped * advantages[:, None])
-    if batch.behaviour_logprobs is not None:  # truncated importance sampling: sampler != trainer numerics
-        loss = loss * torch.exp(old - batch.behaviour_logprobs).clamp(max=is_cap)
+    loss = -torch.min(ratio * advantages, clipped * advantages)
+    if behaviour is not None:  # truncated importance sampling: the sampler's numerics are not the trainer's
+        loss = loss * torch.exp(old - behaviour).clamp(max=is_cap)
+    kl = torch.zeros_like(old)
     if beta:
-        delta = ref_logprobs - logprobs  # k3 estimator of KL(policy || reference)
-        loss = loss + beta * (torch.exp(delta) - delta - 1)
-    if loss_type in ("dapo", "bnpo"):
-        return (loss * mask).sum() / mask.sum().clamp(min=1)
-    if loss_type == "grpo":
-        return ((loss * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
-    if loss_type == "dr_grpo":
-        return (loss * mask).sum() / (loss.shape[0] * max_completion_length)
-    raise ValueError(f"unknown loss_type {loss_type!r}: dapo, bnpo, grpo or dr_grpo")
+        delta = ref - logprobs  # k3 estimator of KL(policy || reference)
+        kl = torch.exp(delta) - delta - 1
+        loss = loss + beta * kl
+    return (loss * weights.to(loss.dtype)).sum(), kl.detach()

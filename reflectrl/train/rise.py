@@ -152,7 +152,7 @@ def make_rwr_trainer(model, tokenizer, rows: list[dict[str, Any]], cfg: RunConfi
     from datasets import Dataset
     from transformers import TrainingArguments
 
-    from reflectrl.train.rl import MetricsFile
+    from reflectrl.train.common import MetricsFile
 
     rc, tc = cfg.rise, cfg.train
     args = training_arguments(
@@ -293,7 +293,7 @@ def train_rise(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, 
             info(f"rise round {i}: {len(records)} rollouts, {len(rows)} trained turns, {spent} tokens generated so far")
             trainer = make_rwr_trainer(model, tokenizer, rows, cfg, rdir)
             trainer.train(resume_from_checkpoint=last_checkpoint(rdir / "checkpoints"))
-            save_final_model(trainer, tokenizer, final_model_dir(rdir))
+            save_final_model(trainer.accelerator, trainer.model, tokenizer, final_model_dir(rdir))
             atomic_write_json(rdir / "train_state.json", {"global_step": trainer.state.global_step, "rows": len(rows)})
         state = json.loads((rdir / "train_state.json").read_text())
         metrics += _round_metrics(i, records, spent, steps, read_jsonl(rdir / "metrics.jsonl"))

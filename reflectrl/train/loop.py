@@ -1,0 +1,376 @@
+"""The RL update loop every policy-gradient algorithm shares (r3, r3-answer, grpo), top to bottom.
+
+Each step: draw groups from the rollout's pool until ``train.groups_per_step`` of them have reward variance
+(dynamic sampling), pack them (packing.py), take one optimizer step on the clipped policy-gradient loss
+(loss.py), hand the new weights to the engine, log, checkpoint. It runs on accelerate, so ``accelerate
+launch`` with our DDP, DeepSpeed or FSDP configs runs it unchanged: every process draws its own groups from
+one shared order, and all processes train the same number of groups each step.
+
+A rollout (r3.py, grpo.py) is any object with ``name``, ``pool`` (a FailurePool) and
+``sample(engine, items, seed) -> (groups, generated token count)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reflectrl.config import RunConfig
+from reflectrl.console import info, warn
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import atomic_write_json, read_jsonl
+from reflectrl.reflections import step_means
+from reflectrl.tasks.base import stable_hash
+from reflectrl.train.common import MetricsFile, final_model_dir, last_checkpoint, save_final_model, write_weights_hash
+from reflectrl.train.loss import group_advantages, policy_loss, token_weights
+from reflectrl.train.packing import Group, micro_batches, pack, trained_logprobs
+from reflectrl.train.precision import prepare_for_training
+
+STATE = "trainer_state.json"  # written last into a checkpoint: its presence marks the checkpoint complete
+KEEP_CHECKPOINTS = 2
+
+
+def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_completion_length: int, resume=True) -> Path:
+    """Train ``model`` on ``rollout``'s groups; save the final HF model folder under ``out_dir/model``."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from transformers import get_scheduler
+
+    tc = cfg.train
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    setting = prepare_for_training(model, tc.precision, "train.precision")
+    mixed = "bf16" if setting["bf16"] else "fp16" if setting["fp16"] else "no"
+    trackers = [t for t in tc.report_to if t != "none"]
+    _forget_accelerator_state()
+    accelerator = Accelerator(
+        mixed_precision=mixed, cpu=setting["use_cpu"], log_with=trackers or None, project_dir=str(out)
+    )
+    set_seed(tc.seed)
+    attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
+    if attn not in ("sdpa", "eager"):
+        raise ReflectrlError(f"training packs groups with a custom attention mask: use sdpa or eager, not {attn!r}")
+    if tc.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    # The reference is the starting model: a frozen copy, or (LoRA) the base with adapters switched off.
+    reference = copy.deepcopy(model).eval().requires_grad_(False) if tc.beta and not tc.lora.enabled else None
+    if tc.lora.enabled:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, tc.lora.peft_config())
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=tc.learning_rate, weight_decay=0
+    )
+    warmup = math.ceil(tc.warmup_ratio * tc.steps)
+    scheduler = get_scheduler(tc.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=tc.steps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)  # stepped by us once per step, whatever the process count
+    if reference is not None:
+        reference.to(accelerator.device)
+    policy = accelerator.unwrap_model(model)
+
+    state = {"step": 0, "generated_tokens": 0, "rollout_seconds": 0.0}
+    checkpoint = last_checkpoint(out / "checkpoints") if resume else None
+    if checkpoint:
+        state = _load_checkpoint(accelerator, Path(checkpoint), rollout)
+    if accelerator.is_main_process and trackers:
+        accelerator.init_trackers("reflectrl", config=_flat(cfg.model_dump(mode="json")))
+    metrics = MetricsFile(out / "metrics.jsonl") if accelerator.is_main_process else None
+    engine = _engine(cfg, policy, tokenizer)
+    _hash_weights(accelerator, policy, state["step"])
+
+    while state["step"] < tc.steps and not _spent(tc, state):
+        step = state["step"] + 1
+        started = time.perf_counter()
+        with _full_weights(accelerator, model), accelerator.autocast():
+            drawn, kept, tokens = collect(rollout, engine, tc, step, accelerator)
+        rollout_time = time.perf_counter() - started
+        lr = scheduler.get_last_lr()[0]
+        stats = update(model, reference, kept, tc, max_completion_length, accelerator, optimizer, attn) if kept else {}
+        with warnings.catch_warnings():  # a step without an update still advances the schedule
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()`")
+            scheduler.step()
+        with _full_weights(accelerator, model):
+            engine.sync_weights(policy)
+        state["step"] = step
+        state["generated_tokens"] += tokens
+        state["rollout_seconds"] = round(state["rollout_seconds"] + rollout_time, 3)
+        record = {
+            **describe(drawn, kept, accelerator),
+            **stats,
+            "learning_rate": lr,
+            "generated_tokens": state["generated_tokens"],
+            "rollout_seconds": state["rollout_seconds"],
+            "update_seconds": round(time.perf_counter() - started - rollout_time, 3),
+            "step_time": round(time.perf_counter() - started, 3),
+        }
+        _log(accelerator, metrics, step, tc.steps, record)
+        _hash_weights(accelerator, policy, step)
+        if step % tc.save_steps == 0 or step == tc.steps or _spent(tc, state):
+            _save_checkpoint(accelerator, out / "checkpoints" / f"checkpoint-{step}", state, rollout)
+
+    accelerator.end_training()
+    final = save_final_model(accelerator, model, tokenizer, final_model_dir(out))
+    if accelerator.is_main_process:
+        atomic_write_json(out / "train_state.json", {"global_step": state["step"]})
+        summary = {"generated_tokens": state["generated_tokens"], "steps": state["step"], "budget": tc.budget_tokens}
+        atomic_write_json(out / "generated_tokens.json", {**summary, "rollout_seconds": state["rollout_seconds"]})
+        if message := no_signal_warning(read_jsonl(out / "metrics.jsonl")):  # after saving: a diagnostic only
+            warn(message)
+    return final
+
+
+def collect(rollout, engine, tc, step: int, accelerator) -> tuple[list[Group], list[Group], int]:
+    """(drawn groups, groups to train, tokens generated by all processes). With dynamic sampling, rounds draw
+    the missing number of groups until every process holds ``groups_per_step`` informative ones or
+    ``max_draws_per_step`` groups were drawn; all processes then train the smallest count any of them found."""
+    want = tc.groups_per_step
+    cap = tc.max_draws_per_step or 4 * want
+    drawn: list[Group] = []
+    kept: list[Group] = []
+    tokens, have = 0, 0
+    for round_ in range(cap):
+        n = want - have if tc.dynamic_sampling else want
+        n = min(n, cap - len(drawn))
+        items = rollout.pool.draw(n, accelerator.process_index, accelerator.num_processes)
+        seed = stable_hash(rollout.name, tc.seed, step, round_, accelerator.process_index) % 2**31
+        groups, generated = rollout.sample(engine, items, seed)
+        drawn += groups
+        kept += [g for g in groups if g.informative or not tc.dynamic_sampling]
+        tokens += generated
+        have = int(_reduce(accelerator, len(kept), "min"))
+        if not tc.dynamic_sampling or have >= want or len(drawn) >= cap:
+            break
+    return drawn, kept[: min(have, want)], int(_reduce(accelerator, tokens, "sum"))
+
+
+def update(model, reference, groups: list[Group], tc, max_completion_length, accelerator, optimizer, attn):
+    """One optimizer step on ``groups``: the step's loss, grad norm, entropy and KL (means over processes)."""
+    stats = accumulate_gradients(model, reference, groups, tc, max_completion_length, accelerator, attn)
+    stats["grad_norm"] = float(accelerator.clip_grad_norm_(model.parameters(), tc.max_grad_norm))
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return {k: _reduce(accelerator, v, "mean") for k, v in stats.items()}
+
+
+def accumulate_gradients(model, reference, groups: list[Group], tc, max_completion_length, accelerator, attn="sdpa"):
+    """Backward of the step's loss over micro-batches (exact: token_weights normalise over the whole step)."""
+    rewards = torch.tensor([r for g in groups for r in g.rewards])
+    group_ids = torch.tensor([i for i, g in enumerate(groups) for _ in g.rewards])
+    advantages = group_advantages(rewards, group_ids, tc.scale_rewards)
+    trained = torch.tensor([sum(m) for g in groups for m in g.masks])
+    batches = micro_batches(groups, tc.micro_batch_size)
+    loss_sum, kl_sum, entropy_sum, n = 0.0, 0.0, 0.0, 0
+    for i, pieces in enumerate(batches):
+        packed = pack(pieces)
+        sync = contextlib.nullcontext() if i == len(batches) - 1 else accelerator.no_sync(model)
+        with sync:
+            logprobs, entropy = trained_logprobs(model, packed, tc.temperature, attn)
+            ref = None
+            if tc.beta:
+                with torch.no_grad(), accelerator.autocast(), _reference(accelerator, model, reference) as ref_model:
+                    ref = trained_logprobs(ref_model, packed, tc.temperature, attn)[0]
+            dev = logprobs.device
+            loss, kl = policy_loss(
+                logprobs,
+                advantages[packed.seq].to(dev),
+                token_weights(packed.seq, trained, tc.loss_type, max_completion_length).to(dev),
+                behaviour=None if packed.behaviour is None else packed.behaviour.to(dev),
+                ref=ref,
+                beta=tc.beta,
+                epsilon_low=tc.clip_epsilon,
+                epsilon_high=tc.clip_epsilon,
+                is_cap=tc.importance_cap,
+            )
+            accelerator.backward(loss)
+        loss_sum += loss.item()
+        kl_sum += kl.sum().item()
+        entropy_sum += entropy.sum().item()
+        n += len(packed.targets)
+    stats = {"loss": loss_sum, "entropy": entropy_sum / max(n, 1)}
+    if tc.beta:
+        stats["kl"] = kl_sum / max(n, 1)
+    return stats
+
+
+def describe(drawn: list[Group], kept: list[Group], accelerator) -> dict[str, float]:
+    """What the step's drawn groups looked like (all processes): reward, the share with no reward variance,
+    the rollout's own per-sample values (retry_success, reflection_tokens, ...) and reflection measures."""
+    from accelerate.utils import gather_object
+
+    rows = [
+        {
+            "rewards": g.rewards,
+            "info": g.info,
+            "measures": g.measures,
+            "informative": g.informative,
+            "kept": any(g is k for k in kept),
+        }
+        for g in drawn
+    ]
+    if accelerator.num_processes > 1:
+        rows = gather_object(rows)
+    rewards = [r for row in rows for r in row["rewards"]]
+    stds = [torch.tensor(row["rewards"]).std().item() if len(row["rewards"]) > 1 else 0.0 for row in rows]
+    record = {
+        "reward": sum(rewards) / len(rewards),
+        "reward_std": sum(stds) / len(stds),
+        "frac_reward_zero_std": sum(not row["informative"] for row in rows) / len(rows),
+        "groups_drawn": len(rows) / accelerator.num_processes,
+        "groups_trained": sum(row["kept"] for row in rows) / accelerator.num_processes,
+    }
+    record["frac_groups_dropped"] = 1 - record["groups_trained"] / record["groups_drawn"]
+    infos = [i for row in rows for i in row["info"]]
+    for key in sorted({k for i in infos for k in i}):
+        values = [i[key] for i in infos if key in i]
+        record[key] = sum(values) / len(values)
+    for key, mean in step_means([m for row in rows for m in row["measures"]]).items():
+        record[f"reflection/{key}"] = mean
+    return record
+
+
+def no_signal_warning(metrics: list[dict[str, Any]]) -> str | None:
+    """GRPO learns from reward differences within a group. When no step ever trained an informative group
+    there was no advantage anywhere: worth saying loudly, since the run still "succeeds"."""
+    steps = [m for m in metrics if "frac_reward_zero_std" in m]
+    if not steps or any(m.get("groups_trained", 1) and m["frac_reward_zero_std"] < 1.0 for m in steps):
+        return None
+    return (
+        f"no reward signal: in all {len(steps)} logged steps every drawn group's rewards were equal (all failed or "
+        "all succeeded), so training had nothing to learn from; raise train.num_generations, "
+        "train.max_draws_per_step or train.steps, or boost more, until some groups mix successes and failures"
+    )
+
+
+def _engine(cfg: RunConfig, policy, tokenizer):
+    from reflectrl.rollout import make_engine
+
+    if cfg.engine.name == "vllm" and cfg.engine.vllm_mode == "server":
+        from reflectrl.rollout.vllm import server_engine
+
+        engine = server_engine(cfg.engine, policy, tokenizer)
+        engine.sync_weights(policy)  # the server may hold other weights than our starting model
+        return engine
+    return make_engine(cfg.engine, policy, tokenizer)
+
+
+def _spent(tc, state) -> bool:
+    return tc.budget_tokens is not None and state["generated_tokens"] >= tc.budget_tokens
+
+
+def _reduce(accelerator, value: float, how: str) -> float:
+    if accelerator.num_processes == 1:
+        return value
+    t = torch.tensor([float(value)], device=accelerator.device)
+    if how == "min":
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
+        return t.item()
+    return accelerator.reduce(t, reduction=how).item()
+
+
+@contextlib.contextmanager
+def _reference(accelerator, model, reference):
+    """The frozen starting model: the copy, or the LoRA model with its adapters switched off."""
+    if reference is not None:
+        yield reference
+        return
+    peft_model = accelerator.unwrap_model(model)
+    with peft_model.disable_adapter():
+        yield peft_model
+
+
+@contextlib.contextmanager
+def _full_weights(accelerator, model):
+    """Whole weights for generation and the engine's sync: gathered under ZeRO-3 / FSDP1 (FSDP2 gathers in its
+    own forward hooks), nothing to do otherwise."""
+    kind = accelerator.distributed_type.name
+    if kind == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3:
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters(list(model.parameters())):
+            yield
+    elif kind == "FSDP" and getattr(accelerator.state.fsdp_plugin, "fsdp_version", 1) == 1:
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        with FSDP.summon_full_params(model, writeback=False):
+            yield
+    else:
+        yield
+
+
+def _log(accelerator, metrics, step: int, steps: int, record: dict[str, float]) -> None:
+    if not accelerator.is_main_process:
+        return
+    metrics.write({"step": step, **record})
+    accelerator.log(record, step=step)
+    trained, drawn = record["groups_trained"], record["groups_drawn"]
+    line = (
+        f"step {step}/{steps}: reward {record['reward']:.3f}, {trained:g} of {drawn:g} drawn groups trained, "
+        f"rollout {record['step_time'] - record['update_seconds']:.1f} s, update {record['update_seconds']:.1f} s"
+    )
+    if trained:
+        info(line)
+    else:
+        warn(f"{line}: no informative group within train.max_draws_per_step, so no update this step")
+
+
+def _save_checkpoint(accelerator, folder: Path, state: dict, rollout) -> None:
+    accelerator.save_state(str(folder))
+    if accelerator.is_main_process:
+        atomic_write_json(folder / STATE, {**state, "pool": rollout.pool.state_dict(), "loop": "reflectrl"})
+        done = sorted(
+            (int(d.name.removeprefix("checkpoint-")), d)
+            for d in folder.parent.glob("checkpoint-*")
+            if d.name.removeprefix("checkpoint-").isdigit()
+        )
+        for _, old in done[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def _load_checkpoint(accelerator, folder: Path, rollout) -> dict:
+    saved = json.loads((folder / STATE).read_text())
+    if saved.get("loop") != "reflectrl":
+        raise ReflectrlError(
+            f"{folder} was written by the TRL-based trainer of reflectrl < 0.2, which this version cannot resume: "
+            "train again into a new --out (or delete its checkpoints/ folder)"
+        )
+    accelerator.load_state(str(folder))
+    rollout.pool.load_state_dict(saved.pop("pool"))
+    saved.pop("loop")
+    return saved
+
+
+def _hash_weights(accelerator, policy, step: int) -> None:
+    import os
+
+    if folder := os.environ.get("REFLECTRL_WEIGHTS_HASH_DIR"):  # test hook: data-parallel processes agree
+        write_weights_hash(Path(folder), accelerator.process_index, step, policy)
+
+
+def _forget_accelerator_state() -> None:
+    """accelerate keeps one global state per process; a second training in the same process (tests, compare)
+    may use another precision."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
+
+
+def _flat(config: dict, prefix: str = "") -> dict[str, Any]:
+    """Trackers take flat scalar hyperparameters."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value if isinstance(value, int | float | str | bool) else str(value)
+    return flat

@@ -1,0 +1,54 @@
+"""The items a training rollout draws from: mined failures for R3, train queries for GRPO.
+
+Every process walks one seeded, shuffled order (reshuffled each epoch) and takes its own slots of each draw,
+so processes never train on the same item in a round. The number of items drawn so far is the whole state:
+a checkpoint stores it and a resumed run continues the order exactly. Curriculum weights and online
+re-mining (``replace``) plug in here.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from reflectrl.errors import ReflectrlError
+
+
+class FailurePool:
+    def __init__(self, items: list[Any], seed: int = 0):
+        if not items:
+            raise ReflectrlError("nothing to train on: the pool of failures (or queries) is empty")
+        self.items = items
+        self.seed = seed
+        self.drawn = 0
+        self._orders: dict[int, list[int]] = {}
+
+    def draw(self, n: int, rank: int = 0, world: int = 1) -> list[Any]:
+        """This process's ``n`` items of a round in which each of ``world`` processes draws ``n``."""
+        slots = [self.drawn + i * world + rank for i in range(n)]
+        self.drawn += n * world
+        return [self.items[self._order(s // len(self.items))[s % len(self.items)]] for s in slots]
+
+    def replace(self, items: list[Any]) -> None:
+        """Swap in a fresh set of items (re-mined failures); the walk restarts on a new order."""
+        if not items:
+            raise ReflectrlError("re-mining found no failures to train on")
+        self.items, self._orders = items, {}
+
+    def _order(self, epoch: int) -> list[int]:
+        if epoch not in self._orders:
+            order = list(range(len(self.items)))
+            random.Random(f"{self.seed}/{epoch}/{len(self.items)}").shuffle(order)
+            self._orders = {epoch: order}
+        return self._orders[epoch]
+
+    def state_dict(self) -> dict[str, int]:
+        return {"drawn": self.drawn, "size": len(self.items)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if state["size"] != len(self.items):
+            raise ReflectrlError(
+                f"the checkpoint was trained on {state['size']} items, this run has {len(self.items)}: "
+                "resume with the same failures file and train settings, or start a new --out"
+            )
+        self.drawn = state["drawn"]
