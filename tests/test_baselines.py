@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 from conftest import ScriptedEngine
+from tiny import positions_with_gradient
 from typer.testing import CliRunner
 
 from reflectrl.cli import app
@@ -15,12 +16,18 @@ from reflectrl.evaluate import eval_identity, summarize
 from reflectrl.jsonl import read_jsonl
 from reflectrl.models import load_model
 from reflectrl.rollout.engine import Sampling
-from reflectrl.rollout.episode import REFLECTION_PROMPT, RETRY_MESSAGE, EpisodePrompts, majority_success, run_turns
+from reflectrl.rollout.episode import (
+    REFLECTION_PROMPT,
+    RETRY_MESSAGE,
+    EpisodePrompts,
+    attempt_prompt,
+    majority_success,
+    run_turns,
+)
 from reflectrl.tasks import get_task
 from reflectrl.tasks.countdown import solve_all
-from reflectrl.train.grpo import FirstAttemptRollout, answer_reward, query_rows
+from reflectrl.train.grpo import FirstAttempt
 from reflectrl.train.rise import collate, collect, make_rwr_trainer, rwr_loss, train_rise, training_rows
-from reflectrl.train.rl import make_trainer
 
 runner = CliRunner()
 GREEDY = Sampling(max_new_tokens=12, temperature=0)
@@ -60,7 +67,7 @@ def _final_hidden_grads(model, loss_fn):
 # ----------------------------------------------------------------------------------------------- grpo
 
 
-def test_grpo_rewards_correct_first_attempts_and_trains_answer_tokens(tmp_path, tiny_model_dir):
+def test_grpo_rewards_correct_first_attempts_and_trains_answer_tokens(tiny_model_dir):
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     task = _task()
     queries = task.load("train")[:2]
@@ -69,8 +76,7 @@ def test_grpo_rewards_correct_first_attempts_and_trains_answer_tokens(tmp_path, 
         ["train.num_generations=4", "train.groups_per_step=2", "train.steps=1", "train.beta=0.0"]
         + ["train.report_to=[none]", "train.scale_rewards=none"],
     )
-    rows = query_rows(task, queries, seed=0)
-    rollout = FirstAttemptRollout(task, rows, cfg.episode, cfg.train, cfg.engine)
+    rollout = FirstAttempt(task, queries, cfg.episode, cfg.train)
 
     def script(last_user, text, k):
         ex = next(q for q in queries if str(q["nums"]) in last_user)
@@ -80,25 +86,18 @@ def test_grpo_rewards_correct_first_attempts_and_trains_answer_tokens(tmp_path, 
             else f"<answer> {_wrong(ex)} </answer>"
         )
 
-    rollout.engine = ScriptedEngine(tok, script)
-    trainer = make_trainer(model, tok, rows, rollout, [answer_reward], cfg.train, tmp_path, 64)
-    batch = trainer._generate_and_score_completions(
-        [dict(rows[0]) for _ in range(4)] + [dict(rows[1]) for _ in range(4)]
-    )
-    # Reward = success; advantage = reward - group mean (0.5): +0.5 for the correct attempts, -0.5 otherwise.
-    assert torch.allclose(batch["advantages"], torch.tensor([0.5, -0.5, 0.5, -0.5] * 2))
-    assert rollout.generated_tokens == int(batch["completion_mask"].sum())
-    P = batch["prompt_ids"].shape[1]
-    _, grads = _final_hidden_grads(trainer.model, lambda: trainer.compute_loss(trainer.model, batch))
-    grads = grads.abs().sum(-1)
-    trained = batch["completion_mask"] * batch["tool_mask"]
-    for b in range(8):
-        text = tok.decode(batch["completion_ids"][b][batch["completion_mask"][b].bool()])
-        assert text.startswith("<answer>")  # the completion is the first attempt itself
-        assert torch.all(grads[b, : P - 1] == 0), "prompt positions got gradient"
-        for j in range(batch["completion_ids"].shape[1]):
-            assert (grads[b, P - 1 + j] > 0) == bool(trained[b, j]), (b, j)
-        assert trained[b].sum() == batch["completion_mask"][b].sum()  # every answer token is trained
+    groups, generated = rollout.sample(ScriptedEngine(tok, script), queries, seed=0)
+    assert [g.rewards for g in groups] == [[1.0, 0.0, 1.0, 0.0]] * 2  # reward = the verifier's success
+    assert generated == sum(len(c) for g in groups for c in g.completions)
+    for g in groups:
+        assert g.prefix == attempt_prompt(ScriptedEngine(tok, script), task, queries[groups.index(g)])
+        assert all(tok.decode(c).startswith("<answer>") and all(m) for c, m in zip(g.completions, g.masks, strict=True))
+    with_grad, packed = positions_with_gradient(model, groups, cfg.train)
+    # Gradient only where an answer token is predicted, and at every such position but the shared last prompt
+    # token: all four attempts start with the same token there, so their +-0.5 advantages cancel exactly.
+    parents = packed.parents.tolist()
+    assert {p for p in parents if parents.count(p) == 1} <= with_grad <= set(parents)
+    assert len(packed.targets) == sum(len(c) for g in groups for c in g.completions)
 
 
 def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_dir):
@@ -109,7 +108,12 @@ def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_d
     cfg = load_config(
         None,
         ["train.num_generations=2", "train.groups_per_step=1", "train.steps=50", "train.report_to=[none]"]
-        + ["episode.max_attempt_tokens=5", "train.budget_tokens=12", "train.save_steps=1"],
+        + [
+            "episode.max_attempt_tokens=5",
+            "train.budget_tokens=12",
+            "train.save_steps=1",
+            "train.dynamic_sampling=false",
+        ],
     )
     final = train_grpo(model, tok, task, [], task.load("train")[:6], cfg, tmp_path)
     assert (final / "config.json").is_file()
@@ -128,7 +132,7 @@ def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_d
     assert kept
     for ckpt in kept:
         step = int(ckpt.name.split("-")[1])
-        saved = json.loads((ckpt / "generated_tokens.json").read_text())
+        saved = json.loads((ckpt / "trainer_state.json").read_text())
         assert saved["generated_tokens"] == logged[step - 1]
         assert saved["rollout_seconds"] == steps[step - 1]["rollout_seconds"]
 

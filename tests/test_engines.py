@@ -3,6 +3,7 @@ vLLM backend's wiring (and, where vLLM is installed, its outputs and weight sync
 
 import copy
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -216,9 +217,12 @@ def test_vllm_engine_matches_hf_and_follows_weight_sync(tmp_path, tiny_lm, livel
     hot = Sampling(max_new_tokens=8, temperature=1.0)
     sampled = engine.generate(prompts, 4, hot, seed=1)
     assert _ids(sampled) == _ids(engine.generate(prompts, 4, hot, seed=1))
-    for samples in sampled:
+    for prompt, samples in zip(prompts, sampled, strict=True):
         for x in samples:
             assert x.finished == (x.token_ids[-1] in engine.eos_ids) and 1 <= len(x.token_ids) <= 8
+            # top_p 1, no top-k: vLLM's processed log-probs are exactly ours (up to its numerics).
+            expected = _recomputed_logprobs(model, prompt, x.token_ids, hot.temperature)
+            assert torch.allclose(torch.tensor(x.logprobs), expected, atol=1e-3)
 
     with torch.no_grad():  # a training step elsewhere; vLLM sees it only after sync_weights
         for name, p in model.named_parameters():
@@ -229,3 +233,250 @@ def test_vllm_engine_matches_hf_and_follows_weight_sync(tmp_path, tiny_lm, livel
     after = _ids(engine.generate(prompts, 1, s))
     expected = _ids(hf.generate(prompts, 1, s))
     assert after == expected and before != expected
+
+
+# -- Sample.logprobs: the sampler's own log-prob of each token ----------------------------------------
+
+
+def _recomputed_logprobs(model, prompt: list[int], ids: list[int], temperature: float) -> torch.Tensor:
+    """log_softmax(logits / T) at each sampled id, from one forward over prompt + ids (T = 1 when greedy)."""
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([prompt + ids])).logits[0, len(prompt) - 1 : -1].float()
+    t = temperature if temperature > 0 else 1.0
+    return (logits / t).log_softmax(-1).gather(-1, torch.tensor(ids)[:, None]).squeeze(-1)
+
+
+@pytest.mark.parametrize("mode", ["fast", "naive"])
+@pytest.mark.parametrize("sampling", [Sampling(max_new_tokens=12, temperature=0.7, top_p=0.9), GREEDY])
+def test_logprobs_are_the_samplers_before_top_p(lively, mode, sampling):
+    model, tok, prompts, eos = lively
+    model = copy.deepcopy(model).float()
+    engine = HFEngine(model, tok, batch_size=4, mode=mode)  # naive: left-padded batches of 4
+    engine.eos_ids = engine.eos_ids | eos
+    out = engine.generate(prompts, 2, sampling, seed=3)
+    assert any(s.finished for samples in out for s in samples)  # the end token's log-prob is checked too
+    for prompt, samples in zip(prompts, out, strict=True):
+        for s in samples:
+            assert s.logprobs is not None and len(s.logprobs) == len(s.token_ids)
+            expected = _recomputed_logprobs(model, prompt, s.token_ids, sampling.temperature)
+            assert torch.allclose(torch.tensor(s.logprobs), expected, atol=1e-4), (s.logprobs, expected)
+
+
+def test_logprobs_do_not_depend_on_batch_layout(lively):
+    model, tok, prompts, _ = lively
+    s = Sampling(max_new_tokens=12, temperature=1.0, top_k=20)
+    a = HFEngine(model, tok, batch_size=2).generate(prompts, 3, s, seed=7)
+    b = HFEngine(model, tok, batch_size=32).generate(prompts, 3, s, seed=7)
+    assert _ids(a) == _ids(b)
+    for x, y in zip([s for g in a for s in g], [s for g in b for s in g], strict=True):
+        assert torch.allclose(torch.tensor(x.logprobs), torch.tensor(y.logprobs), atol=1e-5)
+
+
+class _FakeLLM:
+    """A ``vllm.LLM``: completion j of a prompt p is [p[-1], j + 5, eos] (even j) or [p[-1], j + 5, j + 6],
+    returned in reverse index order; each position's logprobs dict also holds a token that was not sampled."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+        self.calls: list[tuple[list, list]] = []
+
+    def generate(self, prompts, params, use_tqdm):
+        self.calls.append((prompts, params))
+        eos = params[0]["stop_token_ids"][0]
+        outs = []
+        for p, sp in zip(prompts, params, strict=True):
+            completions = []
+            for j in range(sp["n"]):
+                ids = [p[-1], j + 5] + ([eos] if j % 2 == 0 else [j + 6])
+                lps = [
+                    {tok: SimpleNamespace(logprob=-(j + t / 10)), 1: SimpleNamespace(logprob=-0.01)}
+                    for t, tok in enumerate(ids)
+                ]
+                completions.append(SimpleNamespace(index=j, token_ids=tuple(ids), logprobs=lps))
+            outs.append(SimpleNamespace(outputs=completions[::-1]))
+        return outs
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """``import vllm`` gives a stand-in: SamplingParams are their kwargs, TokensPrompt its ids, LLM a _FakeLLM."""
+    import types
+
+    import reflectrl.rollout.vllm as vllm_module
+
+    module, inputs = types.ModuleType("vllm"), types.ModuleType("vllm.inputs")
+    module.SamplingParams = lambda **kwargs: kwargs
+    module.LLM = _FakeLLM
+    module.inputs = inputs
+    inputs.TokensPrompt = lambda prompt_token_ids: prompt_token_ids
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    monkeypatch.setitem(sys.modules, "vllm.inputs", inputs)
+    monkeypatch.setattr(vllm_module, "vllm_available", lambda: True)
+    for name in ("VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_KVCACHE_SPACE", "VLLM_ENABLE_V1_MULTIPROCESSING"):
+        monkeypatch.setenv(name, "0")  # restored afterwards; the engine only sets them by default
+    monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
+    return module
+
+
+def test_vllm_engine_asks_for_processed_logprobs_and_maps_them(fake_vllm, tiny_lm):
+    from reflectrl.rollout.vllm import VLLMEngine
+
+    model, tok = tiny_lm
+    eos = tok.eos_token_id
+    engine = VLLMEngine.from_model(model, tok)
+    assert engine.llm.kwargs["logprobs_mode"] == "processed_logprobs"
+    out = engine.generate([[10, 11], [12]], 3, Sampling(max_new_tokens=4, temperature=0.7), seed=1)
+    params = engine.llm.calls[-1][1]
+    assert [(p["n"], p["logprobs"]) for p in params] == [(3, 0), (3, 0)]
+    assert [[s.token_ids for s in g] for g in out] == [
+        [[11, 5, eos], [11, 6, 7], [11, 7, eos]],
+        [[12, 5, eos], [12, 6, 7], [12, 7, eos]],
+    ]
+    assert [s.logprobs for s in out[1]] == [[-0.0, -0.1, -0.2], [-1.0, -1.1, -1.2], [-2.0, -2.1, -2.2]]
+    greedy = engine.generate([[10]], 3, GREEDY)
+    assert engine.llm.calls[-1][1][0]["n"] == 1
+    assert [(s.token_ids, s.logprobs) for s in greedy[0]] == [([10, 5, eos], [-0.0, -0.1, -0.2])] * 3
+    assert greedy[0][0].logprobs is not greedy[0][1].logprobs  # copies, not one list shared
+
+
+class _LogprobClient:
+    """TRL's VLLMClient.generate with logprobs: per position, log-probs sorted by probability (the sampled
+    token second here, after a likelier one) and their token ids; None when the server returned none."""
+
+    def __init__(self, eos: int, with_logprobs: bool = True):
+        self.eos, self.with_logprobs = eos, with_logprobs
+        self.calls: list[dict] = []
+
+    def generate(self, prompts, n, max_tokens, generation_kwargs, **kw):
+        self.calls.append({"prompts": prompts, "n": n, **generation_kwargs, **kw})
+        ids, values, value_ids = [], [], []
+        for p in prompts:
+            for j in range(n):
+                ids.append([p[-1], j + 5] + ([self.eos] if j % 2 == 0 else [j + 6]))
+                values.append([[-0.01, -(j + t / 10)] for t in range(3)])
+                value_ids.append([[1, tok] for tok in ids[-1]])
+        if not self.with_logprobs:
+            values = value_ids = None
+        return {"completion_ids": ids, "prompt_ids": prompts, "logprobs": values, "logprob_token_ids": value_ids}
+
+
+def test_server_engine_maps_logprobs(tiny_lm):
+    from reflectrl.rollout.vllm import VLLMServerEngine
+
+    _, tok = tiny_lm
+    eos = tok.eos_token_id
+    client = _LogprobClient(eos)
+    engine = VLLMServerEngine(client, tok, {eos})
+    out = engine.generate([[10, 11], [12]], 3, Sampling(max_new_tokens=4, temperature=0.7), 5)
+    assert client.calls[-1]["logprobs"] == 0
+    assert [[s.token_ids for s in g] for g in out][1] == [[12, 5, eos], [12, 6, 7], [12, 7, eos]]
+    for g in out:
+        assert [s.logprobs for s in g] == [[-0.0, -0.1, -0.2], [-1.0, -1.1, -1.2], [-2.0, -2.1, -2.2]]
+    greedy = engine.generate([[10]], 3, GREEDY, 0)
+    assert client.calls[-1]["n"] == 1
+    assert [(s.token_ids, s.logprobs) for s in greedy[0]] == [([10, 5, eos], [-0.0, -0.1, -0.2])] * 3
+    none = VLLMServerEngine(_LogprobClient(eos, with_logprobs=False), tok, {eos}).generate([[10]], 1, GREEDY)
+    assert none[0][0].logprobs is None
+
+
+class _WeightClient:
+    """TRL's VLLMClient weight calls. Tensors are copied as they stream by (NCCL sends them then): a LoRA
+    model is unmerged again once the iterator is done."""
+
+    def __init__(self):
+        self.updates: list[tuple[list, list]] = []
+        self.resets = 0
+
+    def update_named_params(self, metadata, named_params):
+        self.updates.append((metadata, [(name, t.clone()) for name, t in named_params]))
+
+    def reset_prefix_cache(self):
+        self.resets += 1
+
+
+def test_server_engine_sync_pushes_every_weight_then_resets_the_prefix_cache(tiny_lm):
+    from reflectrl.rollout.vllm import VLLMServerEngine
+
+    model, tok = tiny_lm
+    client = _WeightClient()
+    engine = VLLMServerEngine(client, tok, set())
+    engine.sync_weights(model)
+    engine.sync_weights(model)
+    expected = model.state_dict()
+    assert client.resets == 2 and len(client.updates) == 2
+    metadata, pushed = client.updates[0]
+    assert [name for name, _ in pushed] == list(expected)
+    assert metadata == [(n, str(t.dtype).removeprefix("torch."), list(t.shape)) for n, t in expected.items()]
+    assert all(torch.equal(t, expected[name]) for name, t in pushed)
+    VLLMServerEngine(None, tok, set()).sync_weights(model)  # not the main process: nothing to push
+
+
+def test_server_engine_sync_merges_lora_under_plain_names(tiny_lm):
+    from peft import LoraConfig, get_peft_model
+
+    from reflectrl.rollout.vllm import VLLMServerEngine
+
+    base, tok = tiny_lm
+    torch.manual_seed(0)
+    model = get_peft_model(
+        copy.deepcopy(base), LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    merged = copy.deepcopy(model).merge_and_unload().state_dict()
+    client = _WeightClient()
+    VLLMServerEngine(client, tok, set()).sync_weights(model)
+    metadata, pushed = client.updates[0]
+    assert [name for name, _ in pushed] == list(base.state_dict()) == [m[0] for m in metadata]
+    assert all(torch.allclose(t, merged[name], atol=1e-6) for name, t in pushed)
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.allclose(dict(pushed)[q], base.state_dict()[q])  # the adapter is in what was pushed
+    # Unmerged afterwards (up to rounding: merge then unmerge adds and subtracts the adapter's product).
+    unmerged = model.get_base_model().model.layers[0].self_attn.q_proj.base_layer.weight
+    assert torch.allclose(unmerged, base.state_dict()[q], atol=1e-6)
+
+
+class _FakeVLLMClient:
+    def __init__(self, base_url, group_port, connection_timeout, logprobs_mode="processed_logprobs"):
+        self.init = {"base_url": base_url, "group_port": group_port, "connection_timeout": connection_timeout}
+        self.logprobs_mode = logprobs_mode
+        self.devices: list = []
+
+    def init_communicator(self, device):
+        self.devices.append(device)
+
+    def get_server_info(self):
+        return {"model_config": {"logprobs_mode": self.logprobs_mode}}
+
+
+def test_server_engine_connects_on_the_main_process(tiny_lm, monkeypatch):
+    import trl.generation.vllm_client as client_mod
+
+    from reflectrl.rollout.vllm import server_engine
+
+    model, tok = tiny_lm
+    monkeypatch.setattr(client_mod, "VLLMClient", _FakeVLLMClient)
+    cfg = EngineConfig(
+        name="vllm", vllm_mode="server", vllm_server_url="http://h:9", vllm_server_timeout=3, vllm_group_port=777
+    )
+    engine = server_engine(cfg, model, tok)
+    assert engine.client.init == {"base_url": "http://h:9", "group_port": 777, "connection_timeout": 3}
+    assert engine.client.devices == [torch.device("cuda", 0)]
+    assert engine.eos_ids == {tok.eos_token_id}
+
+    monkeypatch.setattr(client_mod, "VLLMClient", lambda **kw: _FakeVLLMClient(**kw, logprobs_mode="raw_logprobs"))
+    with pytest.raises(ReflectrlError, match="--logprobs-mode processed_logprobs"):
+        server_engine(cfg, model, tok)
+
+
+def test_server_engine_without_a_server_is_one_line(tiny_lm, monkeypatch):
+    import trl.generation.vllm_client as client_mod
+
+    from reflectrl.rollout.vllm import server_engine, vllm_available
+
+    model, tok = tiny_lm
+    cfg = EngineConfig(name="vllm", vllm_mode="server", vllm_server_url="http://127.0.0.1:9", vllm_server_timeout=0)
+    if not vllm_available():
+        with pytest.raises(ReflectrlError, match="needs vLLM"):
+            server_engine(cfg, model, tok)
+    monkeypatch.setattr(client_mod, "is_vllm_available", lambda *a, **k: True)
+    with pytest.raises(ReflectrlError, match=r"no vLLM server answers at http://127.0.0.1:9 .*processed_logprobs"):
+        server_engine(cfg, model, tok)

@@ -140,7 +140,9 @@ def _r3_groups(task, examples, tok, cfg):
         if last_user == REFLECTION_PROMPT:
             return "good plan" if k % 2 == 0 else "bad plan bad"
         ex = next(e for e in examples if str(e["nums"]) in last_user)
-        return f"<answer> {solve(ex['nums'], ex['target'])} </answer>" if "good plan" in text else "<answer> 1 </answer>"
+        return (
+            f"<answer> {solve(ex['nums'], ex['target'])} </answer>" if "good plan" in text else "<answer> 1 </answer>"
+        )
 
     rollout = ReflectRetry(task, failures_of(task, examples), cfg.episode, cfg.train)
     groups, _ = rollout.sample(ScriptedEngine(tok, script), failures_of(task, examples), seed=0)

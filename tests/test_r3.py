@@ -1,194 +1,218 @@
-"""R3's loss touches the reflection tokens only (r3-answer: also a successful retry's tokens)."""
+"""R3's rollout and our update loop (train/loop.py): the loss touches the reflection tokens only (r3-answer: also
+a successful retry's tokens), k retries per reflection, dynamic sampling, steps without signal, resume guards."""
+
+import json
 
 import pytest
 import torch
 from conftest import ScriptedEngine
+from tiny import failures_of, positions_with_gradient
 
 from reflectrl.config import load_config
+from reflectrl.errors import ReflectrlError
 from reflectrl.models import load_model
-from reflectrl.rollout.episode import REFLECTION_PROMPT
+from reflectrl.rollout.engine import Sample
+from reflectrl.rollout.episode import REFLECTION_PROMPT, attempt_prompt, continue_chat, reflection_context
 from reflectrl.tasks import get_task
 from reflectrl.tasks.countdown import solve
-from reflectrl.train.r3 import ReflectRetryRollout, failure_rows
-from reflectrl.train.rl import make_trainer, no_signal_warning
+from reflectrl.train.loop import collect, no_signal_warning
+from reflectrl.train.packing import Group
+from reflectrl.train.pool import FailurePool
+from reflectrl.train.r3 import ReflectRetry, trainable_failures
 
 
-def _failures(task):
-    out = []
-    for ex in task.load("train")[:2]:
-        out.append(
-            {
-                "id": f"{ex['id']}/0",
-                "query_id": ex["id"],
-                "example": ex,
-                "prompt": task.messages(ex),
-                "attempt": "<answer> 1 + 1 </answer>",
-                "reason": "wrong_numbers",
-                "query_success_rate": 0.5,
-            }
-        )
-    return out
+def _task():
+    return get_task("countdown", train_size=20, test_size=2)
 
 
-def _script(task, examples):
-    """Reflections alternate good/bad within a group; a retry succeeds exactly after a good reflection."""
+def _script(examples, retry_ok=lambda k: True):
+    """Reflections alternate good/bad within a group; a retry succeeds after a good reflection (when retry_ok(k))."""
 
     def script(last_user, text, k):
         if last_user == REFLECTION_PROMPT:
             return "good plan" if k % 2 == 0 else "bad plan bad"
         ex = next(e for e in examples if str(e["nums"]) in last_user)
-        if "good plan" in text:
+        if "good plan" in text and retry_ok(k):
             return f"<answer> {solve(ex['nums'], ex['target'])} </answer>"
         return "<answer> 1 + 1 </answer>"
 
     return script
 
 
-def _batch(tmp_path, tiny_model_dir, train_retry):
+def _cfg(*extra):
+    base = ["train.num_generations=4", "train.groups_per_step=2", "train.steps=1", "train.beta=0.0"]
+    return load_config(None, [*base, "train.report_to=[none]", "train.scale_rewards=none", *extra])
+
+
+def _groups(tok, train_retry=False, *extra):
+    task = _task()
+    examples = task.load("train")[:2]
+    cfg = _cfg(*extra)
+    rollout = ReflectRetry(task, failures_of(task, examples), cfg.episode, cfg.train, train_retry)
+    groups, generated = rollout.sample(ScriptedEngine(tok, _script(examples)), failures_of(task, examples), seed=0)
+    return groups, generated, cfg
+
+
+def test_r3_trains_reflection_tokens_only(tiny_model_dir):
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
-    task = get_task("countdown", train_size=20, test_size=2)
-    cfg = load_config(
-        None,
-        [
-            "train.num_generations=4",
-            "train.groups_per_step=2",
-            "train.steps=1",
-            "train.beta=0.0",
-            "train.report_to=[none]",
-            "train.scale_rewards=none",
-        ],
-    )
-    failures = _failures(task)
-    rows = failure_rows(failures, cfg.episode, cfg.train)
-    rollout = ReflectRetryRollout(task, rows, cfg.episode, cfg.train, cfg.engine, train_retry)
-    engine = ScriptedEngine(tok, _script(task, [f["example"] for f in failures]))
-    rollout.engine = engine
-    trainer = make_trainer(model, tok, rows, rollout, [__import__("reflectrl.train.r3").train.r3.retry_reward],
-                           cfg.train, tmp_path, 64)  # fmt: skip
-    inputs = [dict(rows[0]) for _ in range(4)] + [dict(rows[1]) for _ in range(4)]
-    batch = trainer._generate_and_score_completions(inputs)
-    return trainer, batch, tok
+    groups, generated, cfg = _groups(tok)
+    assert [g.rewards for g in groups] == [[1.0, 0.0, 1.0, 0.0]] * 2  # good reflections win
+    assert [i["retry_success"] for i in groups[0].info] == [1.0, 0.0, 1.0, 0.0]
+    for g in groups:
+        assert tok.decode(g.prefix).endswith(REFLECTION_PROMPT + "<|im_end|>\n<|im_start|>assistant\n")
+        for completion in g.completions:  # the completion is the reflection alone: the retry is not trained
+            text = tok.decode(completion)
+            assert text.startswith(("good plan", "bad plan")) and "<answer>" not in text
+    retry_tokens = 8 * len(tok("<answer> 1 + 1 </answer>").input_ids)  # lower bound: each retry has an answer
+    assert generated > sum(len(c) for g in groups for c in g.completions) + retry_tokens
+    with_grad, packed = positions_with_gradient(model, groups, cfg.train)
+    # Exactly the positions that predict a reflection token: the last prefix token (shared by the group's four
+    # reflections) and each reflection token but the last.
+    assert with_grad == set(packed.parents.tolist())
+    assert tok.decode(packed.targets[: len(groups[0].completions[0])]) == tok.decode(groups[0].completions[0])
 
 
-def _final_hidden_grads(trainer, batch):
-    """Gradient of the loss at each position's final hidden state. The state at position i only feeds
-    the prediction of token i+1, so a zero gradient there means token i+1 carries no loss."""
-    model = trainer.model
-    captured = {}
-
-    def hook(module, args, output):
-        output.retain_grad()
-        captured["h"] = output
-
-    handle = model.model.norm.register_forward_hook(hook)
-    try:
-        loss = trainer.compute_loss(model, batch)
-        loss.backward()
-    finally:
-        handle.remove()
-    return captured["h"].grad
+def test_r3_answer_also_trains_successful_retries(tiny_model_dir):
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    groups, _, cfg = _groups(tok, True)
+    for g in groups:
+        for completion, mask in zip(g.completions, g.masks, strict=True):
+            whole = tok.decode(completion)
+            trained = tok.decode([t for t, m in zip(completion, mask, strict=True) if m])
+            assert "Try again" in whole and "Try again" not in trained  # the retry prompt is context
+            assert ("<answer>" in trained) == whole.startswith("good plan")  # only successful retries are trained
+    with_grad, packed = positions_with_gradient(model, groups, cfg.train)
+    assert with_grad == set(packed.parents.tolist())
 
 
-def test_r3_trains_reflection_tokens_only(tmp_path, tiny_model_dir):
-    trainer, batch, tok = _batch(tmp_path, tiny_model_dir, train_retry=False)
-    rewards = batch["advantages"]
-    assert torch.equal(rewards > 0, torch.tensor([True, False, True, False] * 2))  # good reflections win
-    P = batch["prompt_ids"].shape[1]
-    for b in range(8):
-        text = tok.decode(batch["completion_ids"][b][batch["completion_mask"][b].bool()])
-        assert text.startswith(("good plan", "bad plan")) and "<answer>" not in text  # the retry is not trained
-    grads = _final_hidden_grads(trainer, batch).abs().sum(-1)  # (B, P + C)
-    trained = batch["completion_mask"] * batch["tool_mask"] if "tool_mask" in batch else batch["completion_mask"]
-    for b in range(8):
-        assert torch.all(grads[b, : P - 1] == 0), "prompt (query + failed attempt) positions got gradient"
-        for j in range(batch["completion_ids"].shape[1]):
-            if trained[b, j]:
-                assert grads[b, P - 1 + j] > 0, f"reflection token {j} of row {b} got no gradient"
-            else:
-                assert grads[b, P - 1 + j] == 0
-
-
-def test_r3_answer_also_trains_successful_retries(tmp_path, tiny_model_dir):
-    trainer, batch, tok = _batch(tmp_path, tiny_model_dir, train_retry=True)
-    P = batch["prompt_ids"].shape[1]
-    grads = _final_hidden_grads(trainer, batch).abs().sum(-1)
-    for b in range(8):
-        ids = batch["completion_ids"][b]
-        mask = batch["completion_mask"][b] * batch["tool_mask"][b]
-        text_all = tok.decode(ids[batch["completion_mask"][b].bool()])
-        trained_text = tok.decode(ids[mask.bool()])
-        good = text_all.startswith("good plan")
-        assert "Try again" in text_all and "Try again" not in trained_text  # the retry prompt is context
-        assert ("<answer>" in trained_text) == good  # only successful retries are trained
-        for j in range(ids.shape[0]):
-            pos = P - 1 + j
-            assert (grads[b, pos] > 0) == bool(mask[j]), (b, j)
+def test_retries_per_reflection_reward_the_share_that_succeed(tiny_model_dir):
+    _, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    task = _task()
+    examples = task.load("train")[:2]
+    cfg = _cfg("train.retries_per_reflection=4")
+    rollout = ReflectRetry(task, failures_of(task, examples), cfg.episode, cfg.train)
+    engine = ScriptedEngine(tok, _script(examples, retry_ok=lambda k: k < 3))  # 3 of 4 retries succeed
+    groups, _ = rollout.sample(engine, failures_of(task, examples), seed=0)
+    assert [g.rewards for g in groups] == [[0.75, 0.0, 0.75, 0.0]] * 2
+    with pytest.raises(ReflectrlError, match="r3-answer trains one retry per reflection"):
+        ReflectRetry(task, failures_of(task, examples), cfg.episode, cfg.train, True)
 
 
 @pytest.mark.parametrize("min_success, expected", [(0.0, 2), (0.6, 0)])
-def test_failure_rows_filters_by_query_success(min_success, expected):
-    task = get_task("countdown", train_size=20, test_size=2)
+def test_trainable_failures_filter_by_query_success(min_success, expected):
+    task = _task()
     cfg = load_config(None, [f"train.min_query_success={min_success}"])
+    failures = failures_of(task, task.load("train")[:2])
     if expected == 0:
-        with pytest.raises(Exception, match="no failures to train on"):
-            failure_rows(_failures(task), cfg.episode, cfg.train)
+        with pytest.raises(ReflectrlError, match="no failures to train on"):
+            trainable_failures(failures, cfg.train)
     else:
-        rows = failure_rows(_failures(task), cfg.episode, cfg.train)
-        assert len(rows) == expected
-        assert rows[0]["prompt"][-1] == {"role": "user", "content": REFLECTION_PROMPT}
-        assert rows[0]["prompt"][-2]["role"] == "assistant"
+        assert len(trainable_failures(failures, cfg.train)) == expected
 
 
-@pytest.mark.parametrize("loss_type", ["dapo", "grpo"])
-def test_micro_batches_give_the_same_update_as_one_batch(tmp_path, tiny_model_dir, loss_type):
-    """train.micro_batch_size only changes memory: one optimizer step over 8 sequences in micro-batches of 2
-    ends at the same weights as one forward/backward over all 8."""
-    from reflectrl.train.r3 import retry_reward
+def test_training_continues_the_mined_attempt_token_ids(tiny_lm):
+    """A failure mined with its token ids is continued from exactly those ids, as evaluation continues an
+    attempt (run_episodes), even where re-tokenizing the text would give other ids."""
+    _, tok = tiny_lm
+    task = _task()
+    ex = task.load("train")[0]
+    text = "<answer> 12 + 3 </answer>"
+    ids = tok(text, add_special_tokens=False).input_ids
+    tokens = tok.convert_ids_to_tokens(ids)
+    k = next(i for i, t in enumerate(tokens) if len(t) > 1)
+    odd = ids[:k] + tok.convert_tokens_to_ids(list(tokens[k])) + ids[k + 1 :]  # a merge the sampler did not make
+    assert tok.decode(odd) == tok.decode(ids) and odd != ids
+    failure = failures_of(task, [ex])[0] | {"attempt": text, "attempt_ids": [*odd, tok.eos_token_id]}
+    failure["attempt_finished"] = True
 
-    task = get_task("countdown", train_size=20, test_size=2)
-    failures = _failures(task)
-    weights = {}
-    for micro in ("null", "2"):
-        model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
-        cfg = load_config(
-            None,
-            [
-                "train.num_generations=4",
-                "train.groups_per_step=2",
-                f"train.micro_batch_size={micro}",
-                f"train.loss_type={loss_type}",
-                "train.steps=1",
-                "train.learning_rate=1e-2",
-                "train.beta=0.0",
-                "train.report_to=[none]",
-                "train.save_steps=100",
-            ],
-        )
-        rows = failure_rows(failures, cfg.episode, cfg.train)
-        rollout = ReflectRetryRollout(task, rows, cfg.episode, cfg.train, cfg.engine, False)
-        rollout.engine = ScriptedEngine(tok, _script(task, [f["example"] for f in failures]))
-        trainer = make_trainer(model, tok, rows, rollout, [retry_reward], cfg.train, tmp_path / micro, 64)
-        assert trainer.args.gradient_accumulation_steps == (1 if micro == "null" else 4)
-        trainer.args.optim = "sgd"  # Adam's first step is ~lr * sign(grad): it would amplify rounding noise
-        trainer.train()
-        weights[micro] = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+    class Eng:
+        tokenizer = tok
+
+    context = reflection_context(Eng, task, failure, REFLECTION_PROMPT)
+    sample = Sample(text, [*odd, tok.eos_token_id], True)
+    assert context == continue_chat(tok, attempt_prompt(Eng, task, ex), sample, REFLECTION_PROMPT)
+    old = reflection_context(Eng, task, {k: v for k, v in failure.items() if k != "attempt_ids"}, REFLECTION_PROMPT)
+    assert old != context and tok.decode(old) == tok.decode(context)  # mined before ids: re-rendered text
+
+
+class FakeRollout:
+    """Groups with scripted rewards: item i's group is informative when i is in ``informative``."""
+
+    name = "fake"
+
+    def __init__(self, informative: set[int], size: int = 100):
+        self.pool = FailurePool(list(range(size)), seed=0)
+        self.informative = informative
+
+    def sample(self, engine, items, seed):
+        groups = []
+        for i in items:
+            rewards = [1.0, 0.0] if i in self.informative else [0.0, 0.0]
+            groups.append(Group([1, 2], [[3], [4]], [[1], [1]], rewards, [None, None], info=[{"item": i}] * 2))
+        return groups, 2 * len(items)
+
+
+@pytest.mark.parametrize(
+    "informative, cap, trained, drawn", [({5, 9, 30}, 16, 2, 10), ({5}, None, 1, 8), (set(), None, 0, 8)]
+)
+def test_dynamic_sampling_never_sends_a_flat_group_to_the_update(informative, cap, trained, drawn):
+    from accelerate import Accelerator
+
+    cfg = load_config(None, ["train.groups_per_step=2", f"train.max_draws_per_step={cap or 'null'}"]).train
+    rollout = FakeRollout(set())
+    order = rollout.pool._order(0)
+    rollout.informative = {order[i] for i in informative}  # e.g. the 6th, 10th and 31st items drawn
+    got_drawn, kept, tokens = collect(rollout, None, cfg, 1, Accelerator(cpu=True))
+    assert all(g.informative for g in kept) and len(kept) == trained
+    # It stops at the second informative group, or at the cap (default 4 x groups_per_step).
+    assert len(got_drawn) == drawn and tokens == 2 * drawn and rollout.pool.drawn == drawn
+    off = load_config(None, ["train.groups_per_step=2", "train.dynamic_sampling=false"]).train
+    got_drawn, kept, _ = collect(rollout, None, off, 2, Accelerator(cpu=True))
+    assert len(got_drawn) == len(kept) == 2  # without it every drawn group is trained, flat or not
+
+
+def _train(tiny_model_dir, tmp_path, monkeypatch, rollout, *extra, resume=True):
+    import reflectrl.train.loop as loop
+
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer: ScriptedEngine(tok, lambda *a: "x"))
+    cfg = load_config(None, ["train.num_generations=2", "train.groups_per_step=1", "train.report_to=[none]", *extra])
+    return loop.train_policy(model, tok, rollout, cfg, tmp_path, 8, resume), model
+
+
+def test_a_step_without_signal_makes_no_update_and_still_counts(tiny_model_dir, tmp_path, monkeypatch):
     start, _ = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
-    moved = [k for k, v in start.state_dict().items() if not torch.equal(v, weights["null"][k])]
-    assert moved, "the step changed no weight: the comparison would prove nothing"
-    for k in weights["null"]:
-        torch.testing.assert_close(weights["2"][k], weights["null"][k], rtol=1e-4, atol=1e-6, msg=k)
+    final, model = _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout(set()), "train.steps=2")
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2] and all(m["groups_trained"] == 0 for m in metrics)
+    assert all(m["groups_drawn"] == 4 and "loss" not in m for m in metrics)  # 4 x groups_per_step draws, no loss
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), start.parameters(), strict=True))
+    assert "no reward signal" in no_signal_warning(metrics)
+    assert (final / "config.json").is_file()
 
 
-def test_micro_batch_must_divide_the_step_batch():
-    from reflectrl.errors import ReflectrlError
-
-    with pytest.raises(ReflectrlError, match=r"train\.micro_batch_size: .*must divide .* = 8 \(got 3\)"):
-        load_config(None, ["train.num_generations=4", "train.groups_per_step=2", "train.micro_batch_size=3"])
-    assert load_config(None, ["train.num_generations=4", "train.micro_batch_size=16"]).train.micro_batch_size == 16
-
-
-def test_no_signal_warning_only_when_no_group_ever_had_reward_variance():
-    flat = [{"step": 1, "frac_reward_zero_std": 1.0}, {"step": 2, "frac_reward_zero_std": 1.0}, {"step": 2}]
-    assert "all 2 logged steps" in no_signal_warning(flat)
-    assert no_signal_warning([*flat, {"step": 3, "frac_reward_zero_std": 0.5}]) is None
+def test_no_signal_warning_only_when_no_step_trained_an_informative_group():
+    flat = [{"step": 1, "frac_reward_zero_std": 1.0, "groups_trained": 0}, {"step": 2}]
+    assert "all 1 logged steps" in no_signal_warning(flat)
+    assert no_signal_warning([*flat, {"step": 3, "frac_reward_zero_std": 0.5, "groups_trained": 1}]) is None
     assert no_signal_warning([{"step": 1, "loss": 0.0}]) is None  # nothing logged about groups: say nothing
+
+
+def test_a_checkpoint_of_the_trl_trainer_is_refused_in_one_line(tiny_model_dir, tmp_path, monkeypatch):
+    old = tmp_path / "checkpoints" / "checkpoint-2"
+    old.mkdir(parents=True)
+    (old / "trainer_state.json").write_text(json.dumps({"global_step": 2, "log_history": []}))
+    with pytest.raises(ReflectrlError, match=r"TRL-based trainer .* new --out"):
+        _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout({1}), "train.steps=3")
+
+
+def test_resume_continues_the_pool_and_refuses_another_failures_file(tiny_model_dir, tmp_path, monkeypatch):
+    rollout = FakeRollout(set(range(100)))
+    _train(tiny_model_dir, tmp_path, monkeypatch, rollout, "train.steps=2", "train.save_steps=1")
+    saved = json.loads((tmp_path / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert saved["pool"] == {"drawn": 2, "size": 100} and saved["step"] == 2
+    again = FakeRollout(set(range(100)))
+    _train(tiny_model_dir, tmp_path, monkeypatch, again, "train.steps=3", "train.save_steps=1")
+    assert again.pool.drawn == 3  # continued after the two items drawn before, then one more step
+    with pytest.raises(ReflectrlError, match="trained on 100 items, this run has 50"):
+        _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout(set(), 50), "train.steps=4")

@@ -130,7 +130,7 @@ def test_server_engine_maps_requests_and_completions(tiny_lm):
     out = engine.generate([[10, 11], [12]], 3, sampling, 5, lambda s, t: seen.append((s, t)))
     call = client.calls[0]
     assert (call["n"], call["temperature"], call["seed"], call["stop_token_ids"]) == (3, 0.7, 5, [eos])
-    assert call["logprobs"] is None and call["prompts"] == [[10, 11], [12]]
+    assert call["logprobs"] == 0 and call["prompts"] == [[10, 11], [12]]  # the sampled tokens' logprobs
     assert [[s.token_ids for s in g] for g in out] == [
         [[11, 5, eos], [11, 6, 7, 8], [11, 7, eos]],
         [[12, 5, eos], [12, 6, 7, 8], [12, 7, eos]],
@@ -144,8 +144,7 @@ def test_server_engine_maps_requests_and_completions(tiny_lm):
 def _r3_trainer_with_server(tiny_model_dir, tmp_path, timeout: float):
     from reflectrl.models import load_model
     from reflectrl.tasks import get_task
-    from reflectrl.train.r3 import ReflectRetryRollout, failure_rows, retry_reward
-    from reflectrl.train.rl import make_trainer
+    from reflectrl.train.r3 import train_r3
 
     cfg = load_config(
         None,
@@ -166,9 +165,7 @@ def _r3_trainer_with_server(tiny_model_dir, tmp_path, timeout: float):
         {"id": "q/0", "query_id": "q", "example": ex, "prompt": task.messages(ex), "attempt": "x", "reason": "r"}
     ]
     failures[0]["query_success_rate"] = 0.0
-    rows = failure_rows(failures, cfg.episode, cfg.train)
-    rollout = ReflectRetryRollout(task, rows, cfg.episode, cfg.train, cfg.engine)
-    return make_trainer(model, tok, rows, rollout, [retry_reward], cfg.train, tmp_path, 16)
+    return train_r3(model, tok, task, failures, [], cfg, tmp_path)
 
 
 def test_server_mode_without_vllm_is_one_line(tiny_model_dir, tmp_path):
@@ -181,13 +178,10 @@ def test_server_mode_without_vllm_is_one_line(tiny_model_dir, tmp_path):
 
 
 def test_server_mode_with_no_server_names_the_url_and_the_command(tiny_model_dir, tmp_path, monkeypatch):
-    """TRL's own VLLMClient (built by GRPOTrainer in server mode) finds no server; the user gets one line."""
+    """TRL's VLLMClient (our server engine's client) finds no server; the user gets one line."""
     import trl.generation.vllm_client as client_mod
-    import trl.generation.vllm_generation as generation_mod
-    import trl.trainer.grpo_trainer as trainer_mod
 
-    for mod in (client_mod, generation_mod, trainer_mod):
-        monkeypatch.setattr(mod, "is_vllm_available", lambda *a, **k: True, raising=False)
+    monkeypatch.setattr(client_mod, "is_vllm_available", lambda *a, **k: True, raising=False)
     with pytest.raises(ReflectrlError, match=r"no vLLM server answers at http://127.0.0.1:9 .*vllm serve"):
         _r3_trainer_with_server(tiny_model_dir, tmp_path, 0)
 
@@ -250,6 +244,59 @@ def test_two_processes_mine_like_one_and_train_in_lockstep(tiny_model_dir, tmp_p
     # The token budget counts both processes' samples, so both stop at the same step.
     logged = [r["generated_tokens"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
     assert json.loads((out / "generated_tokens.json").read_text())["generated_tokens"] == logged[-1] > logged[0] > 0
+
+
+FSDP2_SCRIPT = """
+import sys, torch, torch.distributed as dist
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.fsdp import fully_shard
+from accelerate import Accelerator
+from reflectrl.config import load_config
+from reflectrl.models import load_model
+from reflectrl.rollout.engine import Sampling
+from reflectrl.rollout.hf import HFEngine
+from reflectrl.train.loop import accumulate_gradients
+from reflectrl.train.packing import Group
+
+model_dir, out = sys.argv[1], sys.argv[2]
+accelerator = Accelerator(cpu=True)  # the gloo process group
+cfg = load_config(None, ["train.beta=0.0", "train.scale_rewards=none"]).train
+g = torch.Generator().manual_seed(0)
+ids = lambda n: torch.randint(5, 300, (n,), generator=g).tolist()
+groups = [Group(ids(6), [ids(4), ids(3)], [[1] * 4, [1] * 3], [1.0, 0.0], [None, None]) for _ in range(2)]
+
+whole, tok = load_model(model_dir, dtype="fp32", device="cpu")
+sharded, _ = load_model(model_dir, dtype="fp32", device="cpu")
+mesh = init_device_mesh("cpu", (2,))
+for layer in sharded.model.layers:
+    fully_shard(layer, mesh=mesh)
+fully_shard(sharded, mesh=mesh)
+assert type(next(sharded.parameters())).__name__ == "DTensor"
+a = accumulate_gradients(whole, None, groups, cfg, 8, accelerator)
+b = accumulate_gradients(sharded, None, groups, cfg, 8, accelerator)
+assert abs(a["loss"] - b["loss"]) < 1e-6, (a, b)
+for (name, p), q in zip(whole.named_parameters(), sharded.parameters(), strict=True):
+    torch.testing.assert_close(q.grad.full_tensor(), p.grad, rtol=1e-4, atol=1e-6, msg=name)
+sampling = Sampling(max_new_tokens=5, temperature=1.0)
+one = HFEngine(whole, tok).generate([groups[0].prefix], 2, sampling, seed=3)
+two = HFEngine(sharded, tok).generate([groups[0].prefix], 2, sampling, seed=3)
+assert [s.token_ids for s in one[0]] == [s.token_ids for s in two[0]]
+open(f"{out}/rank{dist.get_rank()}.ok", "w").write("ok")
+"""
+
+
+def test_fsdp2_sharded_update_and_generation_match_one_process(tiny_model_dir, tmp_path):
+    """2 CPU processes (gloo) with the policy sharded by torch's FSDP2 ``fully_shard``: our update's loss and
+    gradient equal one unsharded process's, and generation from the sharded policy samples the same tokens.
+    (accelerate 1.15 applies an FSDP launch config only on accelerators; on CPUs it runs DDP: docs/SCALING.md.)"""
+    script = tmp_path / "fsdp2.py"
+    script.write_text(FSDP2_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port"]
+    cmd += [str(29600 + os.getpid() % 1000), str(script), str(tiny_model_dir), str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "rank0.ok").is_file() and (tmp_path / "rank1.ok").is_file()
 
 
 def test_sharded_evaluation_merges_to_the_single_process_file(tiny_lm, tmp_path, monkeypatch):

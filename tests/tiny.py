@@ -133,3 +133,26 @@ class ScriptedEngine:
 
     def sync_weights(self, model):
         pass
+
+
+def positions_with_gradient(model, groups, train_cfg) -> tuple[set[int], object]:
+    """Our update's backward on ``groups`` (one packed micro-batch): the packed positions whose final hidden
+    state got gradient (position i only feeds the prediction of token i + 1), and the packed batch."""
+    from accelerate import Accelerator
+
+    from reflectrl.train.loop import accumulate_gradients
+    from reflectrl.train.packing import micro_batches, pack
+
+    captured = {}
+
+    def hook(module, args, output):
+        output.retain_grad()
+        captured["h"] = output
+
+    handle = model.model.norm.register_forward_hook(hook)
+    try:
+        accumulate_gradients(model, None, groups, train_cfg, 64, Accelerator(cpu=True))
+    finally:
+        handle.remove()
+    grads = captured["h"].grad[0].abs().sum(-1)
+    return set(grads.nonzero().flatten().tolist()), pack(micro_batches(groups, None)[0])

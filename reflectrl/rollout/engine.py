@@ -24,6 +24,9 @@ class Sample:
     text: str  # decoded without special tokens
     token_ids: list[int]  # generated ids, ending with the end-of-turn token when ``finished``
     finished: bool  # False when cut off by max_new_tokens
+    # log-prob of each generated id under the sampler: softmax(logits / temperature) before top-k/top-p
+    # filtering (greedy: temperature 1). Training uses them as the behaviour policy (train/loss.py).
+    logprobs: list[float] | None = None
 
 
 # Called after each batch with (sequences done in this batch, new tokens generated in this batch).

