@@ -70,6 +70,12 @@ def test_run_end_to_end_then_resume_is_a_no_op(tiny_model_dir, tmp_path):
     assert AutoModelForCausalLM.from_pretrained(out / "train" / "model").num_parameters() > 0
     metrics = [m for m in read_jsonl(out / "train" / "metrics.jsonl") if "reward" in m]
     assert [m["step"] for m in metrics] == [1, 2]
+    # failures.jsonl keeps the sampled token ids, which training continues (not a re-tokenized text).
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    failures = read_jsonl(out / "mine" / "failures.jsonl")
+    assert failures and all(tok.decode(f["attempt_ids"], skip_special_tokens=True) == f["attempt"] for f in failures)
     assert all(0 <= m["reflection/copy_overlap"] <= 1 and 0 <= m["reflection/leak"] <= 1 for m in metrics)
     assert (out / "plots" / "reflections.png").is_file()
     # A random tiny model never solves a retry: no group has reward variance, and the run says so.

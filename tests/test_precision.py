@@ -150,10 +150,10 @@ def test_bf16_mixed_update_matches_fp32_and_bf16_pure_rounds_it_away(tiny_model_
 
 @pytest.mark.parametrize("fast", [True, False], ids=["avx512-bf16", "avx2-only"])
 def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypatch, fast):
+    import reflectrl.train.loop as loop
     from reflectrl.tasks.countdown import solve
-    from reflectrl.train.r3 import ReflectRetryRollout, failure_rows, retry_reward
+    from reflectrl.train.r3 import train_r3
     from reflectrl.train.rise import train_rise
-    from reflectrl.train.rl import make_trainer
 
     monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
     task = get_task("countdown", train_size=20, test_size=2)
@@ -176,13 +176,9 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
 
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     start = [p.detach().clone() for p in model.parameters()]
-    rows = failure_rows(failures, cfg.episode, cfg.train)
-    rollout = ReflectRetryRollout(task, rows, cfg.episode, cfg.train, cfg.engine)
-    rollout.engine = ScriptedEngine(tok, script)
+    monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer: ScriptedEngine(tok, script))
     dtypes = ComputeDtypes(model)
-    trainer = make_trainer(model, tok, rows, rollout, [retry_reward], cfg.train, tmp_path / "r3", 16)
-    assert (trainer.args.bf16, trainer.args.use_cpu) == (fast, True)
-    trainer.train()
+    train_r3(model, tok, task, failures, [], cfg, tmp_path / "r3")
     dtypes.handle.remove()
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert ("bfloat16" in dtypes.train) == fast

@@ -216,3 +216,39 @@ def test_resume_continues_the_pool_and_refuses_another_failures_file(tiny_model_
     assert again.pool.drawn == 3  # continued after the two items drawn before, then one more step
     with pytest.raises(ReflectrlError, match="trained on 100 items, this run has 50"):
         _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout(set(), 50), "train.steps=4")
+
+
+def test_lora_with_a_kl_to_the_base_and_tensorboard(tiny_model_dir, tmp_path, monkeypatch):
+    """LoRA through peft: only adapters train, the KL reference is the base (adapters off, no copy), the saved
+    model is merged and loads with from_pretrained; metrics reach TensorBoard through accelerate's tracker."""
+    from transformers import AutoModelForCausalLM
+
+    start, _ = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    extra = ["train.steps=2", "train.lora.enabled=true", "train.lora.r=4", "train.beta=0.5"]
+    extra += ["train.learning_rate=1e-2", "train.report_to=[tensorboard]"]
+    final, _ = _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout(set(range(100))), *extra)
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["groups_trained"] for m in metrics] == [1, 1] and metrics[0]["kl"] == 0.0 < metrics[1]["kl"]
+    merged = AutoModelForCausalLM.from_pretrained(final)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    pairs = zip(merged.named_parameters(), start.parameters(), strict=True)
+    moved = [n for (n, p), q in pairs if not torch.equal(p, q)]
+    assert moved and all("proj" in n for n in moved)  # the merged adapters changed the adapted linear layers only
+    assert list((tmp_path / "reflectrl").glob("events.out.tfevents.*"))
+
+
+def test_gradient_checkpointing_gives_the_same_packed_gradient(tiny_model_dir):
+    from accelerate import Accelerator
+
+    from reflectrl.train.loop import accumulate_gradients
+
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    groups, _, cfg = _groups(tok)
+    accumulate_gradients(model, None, groups, cfg.train, 64, Accelerator(cpu=True))
+    plain = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    accumulate_gradients(model, None, groups, cfg.train, 64, Accelerator(cpu=True))
+    for a, b in zip([p.grad for p in model.parameters()], plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

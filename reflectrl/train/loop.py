@@ -160,7 +160,8 @@ def collect(rollout, engine, tc, step: int, accelerator) -> tuple[list[Group], l
 def update(model, reference, groups: list[Group], tc, max_completion_length, accelerator, optimizer, attn):
     """One optimizer step on ``groups``: the step's loss, grad norm, entropy and KL (means over processes)."""
     stats = accumulate_gradients(model, reference, groups, tc, max_completion_length, accelerator, attn)
-    stats["grad_norm"] = float(accelerator.clip_grad_norm_(model.parameters(), tc.max_grad_norm))
+    norm = accelerator.clip_grad_norm_(model.parameters(), tc.max_grad_norm)  # DeepSpeed clips in its own step
+    stats["grad_norm"] = float("nan") if norm is None else float(norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return {k: _reduce(accelerator, v, "mean") for k, v in stats.items()}
@@ -176,8 +177,11 @@ def accumulate_gradients(model, reference, groups: list[Group], tc, max_completi
     loss_sum, kl_sum, entropy_sum, n = 0.0, 0.0, 0.0, 0
     for i, pieces in enumerate(batches):
         packed = pack(pieces)
-        sync = contextlib.nullcontext() if i == len(batches) - 1 else accelerator.no_sync(model)
-        with sync:
+        last = i == len(batches) - 1
+        # Gradients are reduced across processes after the last micro-batch only (DDP's no_sync; DeepSpeed reads
+        # the same flag as its accumulation boundary and steps there).
+        accelerator.gradient_state._set_sync_gradients(last)
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
             logprobs, entropy = trained_logprobs(model, packed, tc.temperature, attn)
             ref = None
             if tc.beta:
