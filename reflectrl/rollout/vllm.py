@@ -259,6 +259,9 @@ class VLLMServerEngine(Engine):
         weights (ZeRO-3/FSDP) first. As TRL's trainer does, the server is told every tensor's name,
         dtype and shape, then they are streamed in that order over the NCCL group, in one update."""
         if self.client is None:
+            if any(hasattr(p, "full_tensor") for p in model.parameters()):
+                for _ in _policy_weights(model):  # FSDP2: every rank takes part in each tensor's all-gather
+                    pass
             return
         if self._weight_metadata is None:  # names and shapes do not change during training
             self._weight_metadata = [
@@ -353,6 +356,8 @@ def _policy_weights(model) -> Iterator[tuple[str, torch.Tensor]]:
                         .replace(".base_layer.", ".")
                         .replace(".modules_to_save.default.", ".")
                     )
+                if hasattr(tensor, "full_tensor"):  # an FSDP2 shard: all-gather it (a collective on every rank)
+                    tensor = tensor.full_tensor()
                 yield name, tensor.detach()
     finally:
         if merged:

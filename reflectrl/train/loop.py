@@ -62,6 +62,11 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
     if attn not in ("sdpa", "eager"):
         raise ReflectrlError(f"training packs groups with a custom attention mask: use sdpa or eager, not {attn!r}")
+    sharded = accelerator.distributed_type.name == "FSDP" or (
+        accelerator.distributed_type.name == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3
+    )
+    if sharded and cfg.engine.name == "hf":  # every rank's forward would be a collective, at different lengths
+        raise ReflectrlError("sharded training (ZeRO-3 / FSDP) generates with vLLM: set engine.name=vllm")
     if tc.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     # The reference is the starting model: a frozen copy, or (LoRA) the base with adapters switched off.
@@ -70,15 +75,19 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         from peft import get_peft_model
 
         model = get_peft_model(model, tc.lora.peft_config())
+    model.train()  # from_pretrained returns eval mode, in which HF skips gradient checkpointing
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=tc.learning_rate, weight_decay=0
     )
     warmup = math.ceil(tc.warmup_ratio * tc.steps)
     scheduler = get_scheduler(tc.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=tc.steps)
+    if accelerator.state.deepspeed_plugin is not None:  # no dataloader to infer these from
+        ds = accelerator.state.deepspeed_plugin.deepspeed_config
+        ds["train_micro_batch_size_per_gpu"] = tc.micro_batch_size or tc.num_generations * tc.groups_per_step
+        ds["gradient_clipping"] = tc.max_grad_norm
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(scheduler)  # stepped by us once per step, whatever the process count
-    if reference is not None:
-        reference.to(accelerator.device)
+    reference = _prepare_reference(reference, accelerator)
     policy = accelerator.unwrap_model(model)
 
     state = {"step": 0, "generated_tokens": 0, "rollout_seconds": 0.0}
@@ -89,12 +98,14 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         accelerator.init_trackers("reflectrl", config=_flat(cfg.model_dump(mode="json")))
     metrics = MetricsFile(out / "metrics.jsonl") if accelerator.is_main_process else None
     engine = _engine(cfg, policy, tokenizer)
+    with _full_weights(accelerator, model):  # a resumed run's engine starts from the checkpoint's weights
+        engine.sync_weights(policy)
     _hash_weights(accelerator, policy, state["step"])
 
     while state["step"] < tc.steps and not _spent(tc, state):
         step = state["step"] + 1
         started = time.perf_counter()
-        with _full_weights(accelerator, model), accelerator.autocast():
+        with accelerator.autocast():
             drawn, kept, tokens = collect(rollout, engine, tc, step, accelerator)
         rollout_time = time.perf_counter() - started
         lr = scheduler.get_last_lr()[0]
@@ -102,8 +113,9 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         with warnings.catch_warnings():  # a step without an update still advances the schedule
             warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
             scheduler.step()
-        with _full_weights(accelerator, model):
-            engine.sync_weights(policy)
+        if kept:
+            with _full_weights(accelerator, model):
+                engine.sync_weights(policy)
         state["step"] = step
         state["generated_tokens"] += tokens
         state["rollout_seconds"] = round(state["rollout_seconds"] + rollout_time, 3)
@@ -265,10 +277,29 @@ def _engine(cfg: RunConfig, policy, tokenizer):
     if cfg.engine.name == "vllm" and cfg.engine.vllm_mode == "server":
         from reflectrl.rollout.vllm import server_engine
 
-        engine = server_engine(cfg.engine, policy, tokenizer)
-        engine.sync_weights(policy)  # the server may hold other weights than our starting model
-        return engine
+        return server_engine(cfg.engine, policy, tokenizer)
     return make_engine(cfg.engine, policy, tokenizer)
+
+
+def _prepare_reference(reference, accelerator):
+    """The frozen reference on this process: sharded like the policy under ZeRO-3 (a DeepSpeed inference
+    engine, as TRL builds it) and FSDP, whole elsewhere. None without a KL term or with LoRA."""
+    if reference is None:
+        return None
+    kind = accelerator.distributed_type.name
+    if kind == "DEEPSPEED":
+        import deepspeed
+
+        config = copy.deepcopy(accelerator.state.deepspeed_plugin.deepspeed_config)
+        config.pop("optimizer", None)
+        config.pop("scheduler", None)
+        if config.get("zero_optimization", {}).get("stage") != 3:
+            config["zero_optimization"] = {"stage": 0}
+        engine, *_ = deepspeed.initialize(model=reference, config=config)
+        return engine.eval()
+    if kind == "FSDP":
+        return accelerator.prepare_model(reference, evaluation_mode=True)
+    return reference.to(accelerator.device)
 
 
 def _spent(tc, state) -> bool:
@@ -298,8 +329,8 @@ def _reference(accelerator, model, reference):
 
 @contextlib.contextmanager
 def _full_weights(accelerator, model):
-    """Whole weights for generation and the engine's sync: gathered under ZeRO-3 / FSDP1 (FSDP2 gathers in its
-    own forward hooks), nothing to do otherwise."""
+    """Whole weights for the engine's sync: gathered under ZeRO-3 / FSDP1 on every rank (FSDP2's DTensors are
+    gathered tensor by tensor in ``rollout.vllm._policy_weights``), nothing to do otherwise."""
     kind = accelerator.distributed_type.name
     if kind == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3:
         import deepspeed
@@ -333,6 +364,7 @@ def _log(accelerator, metrics, step: int, steps: int, record: dict[str, float]) 
 
 def _save_checkpoint(accelerator, folder: Path, state: dict, rollout) -> None:
     accelerator.save_state(str(folder))
+    accelerator.wait_for_everyone()  # every rank's shards and RNG state are written before the folder counts
     if accelerator.is_main_process:
         atomic_write_json(folder / STATE, {**state, "pool": rollout.pool.state_dict(), "loop": "reflectrl"})
         done = sorted(
