@@ -166,7 +166,12 @@ def train_run(src: Path, args, out: Path) -> dict:
 
 def bench_end_to_end(args) -> None:
     results = {}
-    for name, src in [("previous (TRL GRPOTrainer)", args.old_src), ("ours", ROOT)]:
+    if args.reuse_previous:  # the previous release's run, measured before on this machine
+        key = "previous (TRL GRPOTrainer)"
+        results[key] = json.loads(args.reuse_previous.read_text())[key]
+        print(key, results[key], "(reused)", flush=True)
+    runs = [("previous (TRL GRPOTrainer)", args.old_src), ("ours", ROOT)][1 if args.reuse_previous else 0 :]
+    for name, src in runs:
         out = args.out / name.split()[0]
         if (out / "metrics.jsonl").is_file():
             raise SystemExit(f"{out} exists: choose another --out")
@@ -186,6 +191,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="update: recorded steps")
     parser.add_argument("--train-steps", type=int, default=20, help="end-to-end: reflectrl train --steps")
     parser.add_argument("--old-src", type=Path, help="end-to-end: a checkout of the previous release")
+    parser.add_argument("--reuse-previous", type=Path, help="end-to-end: an end_to_end.json with that run")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

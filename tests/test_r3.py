@@ -153,22 +153,29 @@ class FakeRollout:
 
 
 @pytest.mark.parametrize(
-    "informative, cap, trained, drawn", [({5, 9, 30}, 16, 2, 10), ({5}, None, 1, 8), (set(), None, 0, 8)]
+    "informative, cap, trained, drawn, carried",
+    [({5, 9, 30}, 16, 2, 16, 0), ({0, 1, 2}, None, 2, 4, 1), ({5}, None, 1, 8, 0), (set(), None, 0, 8, 0)],
 )
-def test_dynamic_sampling_never_sends_a_flat_group_to_the_update(informative, cap, trained, drawn):
+def test_dynamic_sampling_never_sends_a_flat_group_to_the_update(informative, cap, trained, drawn, carried):
     from accelerate import Accelerator
 
     cfg = load_config(None, ["train.groups_per_step=2", f"train.max_draws_per_step={cap or 'null'}"]).train
     rollout = FakeRollout(set())
     order = rollout.pool._order(0)
     rollout.informative = {order[i] for i in informative}  # e.g. the 6th, 10th and 31st items drawn
-    got_drawn, kept, tokens = collect(rollout, None, cfg, 1, Accelerator(cpu=True))
-    assert all(g.informative for g in kept) and len(kept) == trained
-    # It stops at the second informative group, or at the cap (default 4 x groups_per_step).
+    counts = {"drawn": 0, "informative": 0}
+    got_drawn, kept, surplus, tokens = collect(rollout, None, cfg, 1, Accelerator(cpu=True), [], counts)
+    assert all(g.informative for g in kept + surplus) and len(kept) == trained and len(surplus) == carried
+    # Rounds draw the missing count over the informative share so far (a prior of 1/2, then 0 of 4): 4 groups,
+    # then up to 12 more; it stops once two are found, or at the cap (default 4 x groups_per_step).
     assert len(got_drawn) == drawn and tokens == 2 * drawn and rollout.pool.drawn == drawn
+    assert counts == {"drawn": drawn, "informative": len(informative & set(range(drawn)))}
+    if carried:  # the surplus is trained first in the next step, before anything new is drawn
+        _, kept2, _, _ = collect(rollout, None, cfg, 2, Accelerator(cpu=True), surplus, counts)
+        assert kept2 == surplus and kept2[0] is surplus[0]  # no other informative item follows
     off = load_config(None, ["train.groups_per_step=2", "train.dynamic_sampling=false"]).train
-    got_drawn, kept, _ = collect(rollout, None, off, 2, Accelerator(cpu=True))
-    assert len(got_drawn) == len(kept) == 2  # without it every drawn group is trained, flat or not
+    got_drawn, kept, surplus, _ = collect(rollout, None, off, 2, Accelerator(cpu=True), [], counts)
+    assert len(got_drawn) == len(kept) == 2 and not surplus  # without it every drawn group is trained
 
 
 def _train(tiny_model_dir, tmp_path, monkeypatch, rollout, *extra, resume=True):
@@ -213,7 +220,9 @@ def test_resume_continues_the_pool_and_refuses_another_failures_file(tiny_model_
     assert saved["pool"] == {"drawn": 2, "size": 100} and saved["step"] == 2
     again = FakeRollout(set(range(100)))
     _train(tiny_model_dir, tmp_path, monkeypatch, again, "train.steps=3", "train.save_steps=1")
-    assert again.pool.drawn == 3  # continued after the two items drawn before, then one more step
+    # Continued after the two items drawn before: the informative share so far (2 of 2, a prior of 1/2: 3/4) makes
+    # the third step draw ceil(1 / 0.75) = 2 groups, one trained and one carried.
+    assert again.pool.drawn == 4
     with pytest.raises(ReflectrlError, match="trained on 100 items, this run has 50"):
         _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout(set(), 50), "train.steps=4")
 

@@ -243,7 +243,8 @@ def test_two_processes_mine_like_one_and_train_in_lockstep(tiny_model_dir, tmp_p
     assert (out / "model" / "config.json").is_file() and not list(out.glob(".model.*"))
     # The token budget counts both processes' samples, so both stop at the same step.
     logged = [r["generated_tokens"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
-    assert json.loads((out / "generated_tokens.json").read_text())["generated_tokens"] == logged[-1] > logged[0] > 0
+    # (a step that trains only the groups carried from the last one generates nothing new)
+    assert json.loads((out / "generated_tokens.json").read_text())["generated_tokens"] == logged[-1] >= logged[0] > 0
 
 
 FSDP2_SCRIPT = """
@@ -253,8 +254,6 @@ from torch.distributed.fsdp import fully_shard
 from accelerate import Accelerator
 from reflectrl.config import load_config
 from reflectrl.models import load_model
-from reflectrl.rollout.engine import Sampling
-from reflectrl.rollout.hf import HFEngine
 from reflectrl.train.loop import accumulate_gradients
 from reflectrl.train.packing import Group
 
@@ -277,17 +276,13 @@ b = accumulate_gradients(sharded, None, groups, cfg, 8, accelerator)
 assert abs(a["loss"] - b["loss"]) < 1e-6, (a, b)
 for (name, p), q in zip(whole.named_parameters(), sharded.parameters(), strict=True):
     torch.testing.assert_close(q.grad.full_tensor(), p.grad, rtol=1e-4, atol=1e-6, msg=name)
-sampling = Sampling(max_new_tokens=5, temperature=1.0)
-one = HFEngine(whole, tok).generate([groups[0].prefix], 2, sampling, seed=3)
-two = HFEngine(sharded, tok).generate([groups[0].prefix], 2, sampling, seed=3)
-assert [s.token_ids for s in one[0]] == [s.token_ids for s in two[0]]
 open(f"{out}/rank{dist.get_rank()}.ok", "w").write("ok")
 """
 
 
-def test_fsdp2_sharded_update_and_generation_match_one_process(tiny_model_dir, tmp_path):
+def test_fsdp2_sharded_update_matches_one_process(tiny_model_dir, tmp_path):
     """2 CPU processes (gloo) with the policy sharded by torch's FSDP2 ``fully_shard``: our update's loss and
-    gradient equal one unsharded process's, and generation from the sharded policy samples the same tokens.
+    gradient (packed groups, trained positions only) equal one unsharded process's.
     (accelerate 1.15 applies an FSDP launch config only on accelerators; on CPUs it runs DDP: docs/SCALING.md.)"""
     script = tmp_path / "fsdp2.py"
     script.write_text(FSDP2_SCRIPT)
