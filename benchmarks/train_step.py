@@ -144,12 +144,13 @@ def train_run(src: Path, args, out: Path) -> dict:
     started = time.perf_counter()
     subprocess.run(cmd, cwd=src, env=env, check=True)
     wall = time.perf_counter() - started
-    metrics = [m for m in read_jsonl(out / "metrics.jsonl") if "frac_reward_zero_std" in m]
-    if "groups_trained" in metrics[0]:
-        trained = sum(m["groups_trained"] for m in metrics)
-        informative = sum(m["groups_trained"] for m in metrics)
-        drawn = sum(m["groups_drawn"] for m in metrics)
+    records = read_jsonl(out / "metrics.jsonl")
+    if any("groups_trained" in m for m in records):  # ours: a step may train groups carried from the last one
+        metrics = records
+        trained = informative = sum(m.get("groups_trained", 0) for m in records)
+        drawn = sum(m.get("groups_drawn", 0) for m in records)
     else:  # the TRL path trained every drawn group, informative or not
+        metrics = [m for m in records if "frac_reward_zero_std" in m]
         per_step = 2  # the default config's train.groups_per_step
         trained = drawn = per_step * len(metrics)
         informative = sum(per_step * (1 - m["frac_reward_zero_std"]) for m in metrics)
