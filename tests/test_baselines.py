@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 from conftest import ScriptedEngine
-from tiny import positions_with_gradient
+from tiny import final_hidden_grads, positions_with_gradient
 from typer.testing import CliRunner
 
 from reflectrl.cli import app
@@ -44,24 +44,6 @@ def _wrong(ex) -> str:
         if eval(expr) != ex["target"]:  # test-only: our own fixed arithmetic, never model text
             return expr
     raise AssertionError(ex)
-
-
-def _final_hidden_grads(model, loss_fn):
-    """Gradient of the loss at each position's final hidden state: position i only feeds the prediction of
-    token i+1, so a zero there means token i+1 carries no loss."""
-    captured = {}
-
-    def hook(module, args, output):
-        output.retain_grad()
-        captured["h"] = output
-
-    handle = model.model.norm.register_forward_hook(hook)
-    try:
-        loss = loss_fn()
-        loss.backward()
-    finally:
-        handle.remove()
-    return loss, captured["h"].grad
 
 
 # ----------------------------------------------------------------------------------------------- grpo
@@ -208,7 +190,7 @@ def test_rise_loss_weighs_final_turn_tokens_by_exp_r_over_tau_and_masks_context(
     batch_rows = [*rows, {**twin, "weight": math.exp(1 / 0.4)}, {**twin, "weight": 1.0}]
     batch = collate(tok.pad_token_id)(batch_rows)
     trainer = make_rwr_trainer(model, tok, rows, cfg, tmp_path)
-    loss, grads = _final_hidden_grads(trainer.model, lambda: trainer.compute_loss(trainer.model, batch))
+    loss, grads = final_hidden_grads(trainer.model, lambda: trainer.compute_loss(trainer.model, batch))
 
     # The loss is sum_i w_i * sum_t nll_it / (trained tokens), computed here by hand from full logits.
     with torch.no_grad():

@@ -135,13 +135,11 @@ class ScriptedEngine:
         pass
 
 
-def positions_with_gradient(model, groups, train_cfg) -> tuple[set[int], object]:
-    """Our update's backward on ``groups`` (one packed micro-batch): the packed positions whose final hidden
-    state got gradient (position i only feeds the prediction of token i + 1), and the packed batch."""
-    from accelerate import Accelerator
-
-    from reflectrl.train.loop import accumulate_gradients
-    from reflectrl.train.packing import micro_batches, pack
+def final_hidden_grads(model, loss_fn):
+    """(loss, gradient at each position's final hidden state). Position i only feeds the prediction of token
+    i + 1, so a zero there means token i + 1 carries no loss. ``loss_fn`` runs a forward and returns the loss
+    to backpropagate, or runs its own backward."""
+    import torch
 
     captured = {}
 
@@ -151,8 +149,25 @@ def positions_with_gradient(model, groups, train_cfg) -> tuple[set[int], object]
 
     handle = model.model.norm.register_forward_hook(hook)
     try:
-        accumulate_gradients(model, None, groups, train_cfg, 64, Accelerator(cpu=True))
+        loss = loss_fn()
+        if isinstance(loss, torch.Tensor):
+            loss.backward()
     finally:
         handle.remove()
-    grads = captured["h"].grad[0].abs().sum(-1)
+    return loss, captured["h"].grad
+
+
+def positions_with_gradient(model, groups, train_cfg) -> tuple[set[int], object]:
+    """Our update's backward on ``groups`` (one packed micro-batch): the packed positions whose final hidden
+    state got gradient, and the packed batch."""
+    from accelerate import Accelerator
+
+    from reflectrl.train.loop import accumulate_gradients
+    from reflectrl.train.packing import micro_batches, pack
+
+    def run():
+        return accumulate_gradients(model, None, groups, train_cfg, 64, Accelerator(cpu=True))
+
+    _, grads = final_hidden_grads(model, run)
+    grads = grads[0].abs().sum(-1)
     return set(grads.nonzero().flatten().tolist()), pack(micro_batches(groups, None)[0])

@@ -316,6 +316,10 @@ def _prepare_reference(reference, accelerator):
 
 
 def _spent(tc, state) -> bool:
+    """Whether ``train.budget_tokens`` (all processes' generated tokens) is reached. ``reflectrl compare`` gives
+    every algorithm the same budget because optimizer steps are not comparable across algorithms (a GRPO step
+    samples first attempts, an R3 step a reflection and a retry, a RISE round N samples per turn), while
+    generation dominates on-policy training on a CPU and its token count is exact and reproducible."""
     return tc.budget_tokens is not None and state["generated_tokens"] >= tc.budget_tokens
 
 
