@@ -79,7 +79,9 @@ def eval_cmd(
     model: ModelOpt = None,
     task: TaskOpt = None,
     task_opt: TaskOptsOpt = None,
-    split: Annotated[str | None, typer.Option(help="train or test.")] = None,
+    split: Annotated[
+        str | None, typer.Option(help="test, dev (train problems the boost and mining do not use) or train.")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="First N problems of the split.")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: <out_dir>/eval).")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
@@ -124,7 +126,8 @@ def eval_cmd(
     the_task = get_task(cfg.task.name, **cfg.task.options)
     lm, tokenizer = load_model(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.threads)
     engine = make_engine(cfg.engine, lm, tokenizer)
-    summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, eval_identity(cfg, cfg.model.name))
+    identity = eval_identity(cfg, cfg.model.name)
+    summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, identity, cfg.dev_start())
     title = f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})"
     stdout.print(format_summary(summary, title), markup=False)  # "[category]" rows are text, not markup
     stdout.print(f"samples: {out_dir / 'samples.jsonl'}")

@@ -92,7 +92,11 @@ class EpisodeConfig(Section):
 
 
 class EvalConfig(Section):
-    split: Literal["train", "test"] = Field("test", description="Split to evaluate on (never tune on test).")
+    split: Literal["train", "dev", "test"] = Field(
+        "test",
+        description="Split to evaluate on. dev: the train problems after the boost's and mining's (the first "
+        "boost.examples + mine.queries), so it never overlaps them: tune on dev, evaluate on test once.",
+    )
     limit: int | None = Field(500, ge=1, description="Evaluate the first N problems of the split (None: all).")
     offset: int = Field(0, ge=0, description="Skip the first N problems (e.g. a dev slice at the end of train).")
     resample: bool = Field(True, description="Also draw an independent second first try: the 'just resample' baseline.")
@@ -304,6 +308,10 @@ class RunConfig(Section):
     forgetting: ForgettingConfig = Field(default_factory=ForgettingConfig)
     rise: RiseConfig = Field(default_factory=RiseConfig)
     compare: CompareConfig = Field(default_factory=CompareConfig)
+
+    def dev_start(self) -> int:
+        """Where the dev slice of the train split starts: after the boost's problems and the mining queries."""
+        return (self.boost.examples if self.boost.enabled else 0) + self.mine.queries
 
 
 def _error_line(source: str, e: ValidationError) -> str:

@@ -33,8 +33,10 @@ def evaluate(
     episode: EpisodeConfig,
     out_dir: str | Path,
     identity: dict[str, Any],
+    dev_start: int = 0,
 ) -> dict[str, Any]:
-    """Evaluate (or finish evaluating) into ``out_dir``; return the summary.
+    """Evaluate (or finish evaluating) into ``out_dir``; return the summary. ``split: dev`` reads the train
+    split from ``dev_start`` on (``RunConfig.dev_start``: after the boost's and mining's problems).
 
     ``identity`` names what is evaluated (model, task, settings); resuming into a folder that holds
     another identity is an error rather than a silent mix of two evaluations."""
@@ -42,7 +44,8 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     _check_identity(out / "eval_identity.json", identity)
 
-    examples = task.load(eval_cfg.split)[eval_cfg.offset :]
+    dev = eval_cfg.split == "dev"
+    examples = task.load("train" if dev else eval_cfg.split)[(dev_start if dev else 0) + eval_cfg.offset :]
     if eval_cfg.limit is not None:
         examples = examples[: eval_cfg.limit]
     if not examples:
@@ -118,7 +121,9 @@ def eval_identity(cfg, model_name: str) -> dict[str, Any]:
     # The multi-turn settings only join the identity when used, so two-attempt folders written before they
     # existed still resume.
     multi = cfg.eval.turns is not None
+    dev = {"dev_start": cfg.dev_start()} if cfg.eval.split == "dev" else {}
     return {
+        **dev,
         "model": model_name,
         "task": cfg.task.model_dump(mode="json"),
         "episode": cfg.episode.model_dump(mode="json", exclude=None if multi else {"between_turns", "retry_message"}),

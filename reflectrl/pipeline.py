@@ -24,7 +24,7 @@ def splits(task: Task, cfg: RunConfig) -> tuple[list[Example], list[Example]]:
     """Disjoint slices of the train split: the warm-up's problems, then the mining queries."""
     train = task.load("train")
     boost_n = cfg.boost.examples if cfg.boost.enabled else 0
-    need = boost_n + cfg.mine.queries
+    need = cfg.dev_start()
     if len(train) < need:
         raise ReflectrlError(
             f"the train split has {len(train)} problems but boost.examples + mine.queries = {need}; "
@@ -46,7 +46,7 @@ def run_eval(cfg: RunConfig, task: Task, model_name: str, out: Path, label: str)
 
     model, tok = load(cfg, model_name)
     engine = make_engine(cfg.engine, model, tok)
-    summary = evaluate(engine, task, cfg.eval, cfg.episode, out, eval_identity(cfg, model_name))
+    summary = evaluate(engine, task, cfg.eval, cfg.episode, out, eval_identity(cfg, model_name), cfg.dev_start())
     info(format_summary(summary, f"{label} ({cfg.eval.split}, n={summary['n']})"))
     return summary
 

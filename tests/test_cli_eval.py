@@ -36,6 +36,29 @@ def test_eval_end_to_end_writes_samples_and_summary(tiny_model_dir, tmp_path):
     assert summary["second_try"]["k"] == sum(r["second_try"] for r in records)
 
 
+def test_dev_split_never_overlaps_the_boost_or_mining_problems(tiny_model_dir, tmp_path):
+    """`--split dev` takes the train problems after the boost's and the mining queries (dev_start), in order;
+    another boost/mine size is another dev slice, so its folder refuses to be resumed with it."""
+    from reflectrl.pipeline import splits
+    from reflectrl.tasks import get_task
+
+    out = tmp_path / "dev"
+    sizes = ["--set", "boost.examples=4", "--set", "mine.queries=3", "--split", "dev"]
+    args = [a.replace("train_size=10", "train_size=20") for a in _eval_args(tiny_model_dir, out, limit=5)]
+    result = runner.invoke(app, [*args, *sizes])
+    assert result.exit_code == 0, result.output
+    task = get_task("countdown", train_size=20, test_size=8)
+    cfg = load_config(None, ["boost.examples=4", "mine.queries=3"])
+    boost, mine = splits(task, cfg)
+    dev = [r["id"] for r in read_jsonl(out / "samples.jsonl")]
+    assert dev == [ex["id"] for ex in task.load("train")[7:12]] and cfg.dev_start() == 7
+    assert not set(dev) & {ex["id"] for ex in boost + mine}
+    assert json.loads((out / "summary.json").read_text())["split"] == "dev"
+    again = runner.invoke(app, [*args, *sizes[:2], "--set", "mine.queries=2", "--split", "dev"])
+    assert isinstance(again.exception, ReflectrlError) and "other settings" in str(again.exception)
+    assert json.loads((out / "eval_identity.json").read_text())["dev_start"] == 7
+
+
 def test_eval_resumes_without_duplicates(tiny_model_dir, tmp_path):
     out = tmp_path / "ev"
     assert runner.invoke(app, _eval_args(tiny_model_dir, out, limit=4)).exit_code == 0
