@@ -261,3 +261,23 @@ def test_gradient_checkpointing_gives_the_same_packed_gradient(tiny_model_dir):
     accumulate_gradients(model, None, groups, cfg.train, 64, Accelerator(cpu=True))
     for a, b in zip([p.grad for p in model.parameters()], plain, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_sampler_logprob_gap_is_logged_when_the_engine_reports_logprobs(tiny_model_dir):
+    """With the sampler's log-probs known, the update reports how far the trainer's are from them: zero when they
+    are the trainer's own, the shift when they are shifted."""
+    from accelerate import Accelerator
+
+    from reflectrl.train.loop import accumulate_gradients
+    from reflectrl.train.packing import micro_batches, pack, trained_logprobs
+
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    groups, _, cfg = _groups(tok)
+    assert "sampler_logprob_gap" not in accumulate_gradients(model, None, groups, cfg.train, 64, Accelerator(cpu=True))
+    with torch.no_grad():
+        own, _ = trained_logprobs(model, pack(micro_batches(groups, None)[0]), cfg.train.temperature)
+    flat = iter(own.tolist())
+    for g in groups:  # every reflection token is trained, in packed order
+        g.logprobs = [[next(flat) - 0.25 for _ in c] for c in g.completions]
+    stats = accumulate_gradients(model, None, groups, cfg.train, 64, Accelerator(cpu=True))
+    assert stats["sampler_logprob_gap"] == pytest.approx(0.25, abs=1e-4)

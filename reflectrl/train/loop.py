@@ -201,7 +201,7 @@ def accumulate_gradients(model, reference, groups: list[Group], tc, max_completi
     advantages = group_advantages(rewards, group_ids, tc.scale_rewards)
     trained = torch.tensor([sum(m) for g in groups for m in g.masks])
     batches = micro_batches(groups, tc.micro_batch_size)
-    loss_sum, kl_sum, entropy_sum, n = 0.0, 0.0, 0.0, 0
+    loss_sum, kl_sum, entropy_sum, gap_sum, n = 0.0, 0.0, 0.0, 0.0, 0
     for i, pieces in enumerate(batches):
         packed = pack(pieces)
         last = i == len(batches) - 1
@@ -227,11 +227,16 @@ def accumulate_gradients(model, reference, groups: list[Group], tc, max_completi
                 is_cap=tc.importance_cap,
             )
             accelerator.backward(loss)
+        if packed.behaviour is not None:
+            gap_sum += (logprobs.detach() - packed.behaviour.to(dev)).abs().sum().item()
         loss_sum += loss.item()
         kl_sum += kl.sum().item()
         entropy_sum += entropy.sum().item()
         n += len(packed.targets)
     stats = {"loss": loss_sum, "entropy": entropy_sum / max(n, 1)}
+    if all(lp is not None for g in groups for lp in g.logprobs):  # the engine reported the sampler's log-probs
+        # Mean |trainer - sampler| log-prob of a trained token: their numerics differ (and carried groups are stale).
+        stats["sampler_logprob_gap"] = gap_sum / max(n, 1)
     if tc.beta:
         stats["kl"] = kl_sum / max(n, 1)
     return stats
