@@ -281,3 +281,24 @@ def test_sampler_logprob_gap_is_logged_when_the_engine_reports_logprobs(tiny_mod
         g.logprobs = [[next(flat) - 0.25 for _ in c] for c in g.completions]
     stats = accumulate_gradients(model, None, groups, cfg.train, 64, Accelerator(cpu=True))
     assert stats["sampler_logprob_gap"] == pytest.approx(0.25, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kind, stage, sharded", [("NO", None, False), ("MULTI_GPU", None, False), ("DEEPSPEED", 2, False),
+                             ("DEEPSPEED", 3, True), ("FSDP", None, True)],
+)  # fmt: skip
+def test_each_distributed_backend_is_told_apart(kind, stage, sharded):
+    """The loop's backend branches, forced whatever machine runs this: which setups shard the weights (and so
+    refuse the HF engine and gather weights for the engine's sync), and that unsharded ones gather nothing."""
+    from types import SimpleNamespace
+
+    from reflectrl.train.loop import _full_weights, _sharded
+
+    accelerator = SimpleNamespace(
+        distributed_type=SimpleNamespace(name=kind),
+        state=SimpleNamespace(deepspeed_plugin=SimpleNamespace(zero_stage=stage), fsdp_plugin=None),
+    )
+    assert _sharded(accelerator) == sharded
+    if not sharded:
+        with _full_weights(accelerator, torch.nn.Linear(2, 2)):  # a no-op: nothing to gather, nothing imported
+            pass

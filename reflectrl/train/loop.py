@@ -63,10 +63,7 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
     if attn not in ("sdpa", "eager"):
         raise ReflectrlError(f"training packs groups with a custom attention mask: use sdpa or eager, not {attn!r}")
-    sharded = accelerator.distributed_type.name == "FSDP" or (
-        accelerator.distributed_type.name == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3
-    )
-    if sharded and cfg.engine.name == "hf":  # every rank's forward would be a collective, at different lengths
+    if _sharded(accelerator) and cfg.engine.name == "hf":  # each rank's decode step would be a collective
         raise ReflectrlError("sharded training (ZeRO-3 / FSDP) generates with vLLM: set engine.name=vllm")
     if tc.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -347,6 +344,12 @@ def _reference(accelerator, model, reference):
     peft_model = accelerator.unwrap_model(model)
     with peft_model.disable_adapter():
         yield peft_model
+
+
+def _sharded(accelerator) -> bool:
+    """Whether each process holds only a shard of the weights (ZeRO-3 or FSDP)."""
+    kind = accelerator.distributed_type.name
+    return kind == "FSDP" or (kind == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3)
 
 
 @contextlib.contextmanager
