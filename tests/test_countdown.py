@@ -146,6 +146,38 @@ def test_boost_examples_are_verified_solutions():
         assert task.verify(ex, completion).success
 
 
+def test_boost_reflections_value_style_states_the_true_value_and_rule_style_only_what_counting_shows():
+    import re
+
+    from reflectrl.tasks.countdown import parse_equation
+
+    value_task = get_task("countdown", train_size=60, test_size=5)
+    rule_task = get_task("countdown", train_size=60, test_size=5, reflection_style="rule")
+    seen = {"value": 0, "numbers": 0}
+    for ex in value_task.load("train"):
+        [(attempt, stated)] = value_task.boost_reflections(ex, seed=1)
+        [(same_attempt, rule)] = rule_task.boost_reflections(ex, seed=1)
+        assert same_attempt == attempt  # the styles differ in the reflection only
+        expr = attempt.removeprefix("<answer> ").removesuffix(" </answer>")
+        literals, value = parse_equation(expr)
+        assert not value_task.verify(ex, attempt).success
+        if sorted(literals) == sorted(ex["nums"]):
+            seen["value"] += 1
+            assert f" {value}" in stated  # "equals 102" / "= 102" / "gives 102"
+            said = re.findall(r"\d+", rule.replace(expr, ""))
+            assert "once" in rule and (str(value) not in said or value in ex["nums"])
+        else:
+            seen["numbers"] += 1
+            missing = [n for n in ex["nums"] if literals.count(n) < ex["nums"].count(n)]
+            extra = [n for n in literals if literals.count(n) > ex["nums"].count(n)]
+            assert all(f"{n}" in rule.split("missing")[0] for n in missing) and "missing" in rule
+            assert ("not one of the given numbers" in rule) == bool(extra)
+        # No number in a rule reflection that the model could not copy from the problem or its own attempt.
+        allowed = {*map(str, ex["nums"]), str(ex["target"]), *map(str, literals)}
+        assert set(re.findall(r"\d+", rule)) <= allowed, rule
+    assert seen["value"] and seen["numbers"]
+
+
 def test_data_file_formats_and_malformed_records(tmp_path):
     rows = [
         {"target": 6, "nums": [1, 2, 3]},

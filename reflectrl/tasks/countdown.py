@@ -15,7 +15,7 @@ import random
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -212,6 +212,18 @@ REFLECTIONS_WRONG_NUMBERS = (
     "once and no other numbers.",
     "I used the wrong numbers in {expr}. The equation must use each of {nums} exactly once to make {target}.",
 )
+# The "rule" style: what the model can check without arithmetic (which numbers it used, that the value was
+# wrong), so a small model's own reflections in this form carry no invented values.
+REFLECTIONS_WRONG_OPERATIONS = (
+    "My equation {expr} uses each of {nums} once, but it does not make {target}. The numbers are right, so the "
+    "operations or their order are wrong. I will try a different combination.",
+    "In {expr} every number of {nums} appears once, yet the result is not {target}. I should change the "
+    "operations or the grouping, not the numbers.",
+)
+REFLECTIONS_NUMBER_RULE = (
+    "My equation {expr} uses {used}, but the numbers are {nums}. {problem} I must use each number exactly once.",
+    "I checked the numbers in {expr}: {used}. {problem} The equation must use each of {nums} exactly once.",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,6 +244,13 @@ class CountdownOptions(TaskOptions):
         description="File of TinyZero-format problems ({target, nums}): JSON, JSONL or Parquet.",
     )
     strict: bool = Field(False, description="Reject a data file with any malformed record instead of skipping it.")
+    reflection_style: Literal["value", "rule"] = Field(
+        "value",
+        description="What the boost's reflections say about a wrong equation. 'value': its true value and whether "
+        "it is too large or too small (needs arithmetic the model may get wrong at test time). 'rule': only what "
+        "can be checked without arithmetic: which numbers it used, missed or added, or that the numbers were "
+        "right and the operations wrong.",
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> CountdownOptions:
@@ -276,6 +295,23 @@ def _generated(o: CountdownOptions) -> list[Example]:
     with contextlib.suppress(OSError):  # a read-only cache only costs time
         atomic_write_text(path, json.dumps(out))
     return out
+
+
+def _listed(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+
+
+def _number_problem(nums: list[int], used: list[int]) -> str:
+    """What is wrong with the numbers ``used`` instead of ``nums``, by counting (no arithmetic)."""
+    missing, extra = list(nums), []
+    for n in used:
+        if n in missing:
+            missing.remove(n)
+        else:
+            extra.append(n)
+    said = [f"{_listed(missing)} {'is' if len(missing) == 1 else 'are'} missing." if missing else ""]
+    said.append(f"{_listed(extra)} {'is' if len(extra) == 1 else 'are'} not one of the given numbers." if extra else "")
+    return " ".join(s for s in said if s)
 
 
 def _example(nums: list[int], target: int) -> Example:
@@ -362,10 +398,12 @@ class Countdown(Task):
                 return []
             value = rng.choice(others)
             expr = rng.choice(by_value[value])
-            shown = str(value)
             direction = "too small" if value < target else "too large"
-            reflection = rng.choice(REFLECTIONS_WRONG_VALUE).format(
-                expr=expr, value=shown, target=target, direction=direction, nums=nums
+            templates = (
+                REFLECTIONS_WRONG_VALUE if self.options.reflection_style == "value" else REFLECTIONS_WRONG_OPERATIONS
+            )
+            reflection = rng.choice(templates).format(
+                expr=expr, value=value, target=target, direction=direction, nums=nums
             )
         else:
             wrong = list(nums)
@@ -375,7 +413,12 @@ class Countdown(Task):
             else:
                 wrong[i] = max(1, wrong[i] + rng.choice([-2, -1, 1, 2]))
             expr = rng.choice(sorted(t for ts in _solutions_by_value(tuple(wrong)).values() for t in ts))
-            reflection = rng.choice(REFLECTIONS_WRONG_NUMBERS).format(expr=expr, target=target, nums=nums)
+            if self.options.reflection_style == "value":
+                reflection = rng.choice(REFLECTIONS_WRONG_NUMBERS).format(expr=expr, target=target, nums=nums)
+            else:
+                reflection = rng.choice(REFLECTIONS_NUMBER_RULE).format(
+                    expr=expr, used=_listed(parse_equation(expr)[0]), nums=nums, problem=_number_problem(nums, wrong)
+                )
         return [(f"<answer> {expr} </answer>", reflection)]
 
     def answer_in(self, example: Example, text: str) -> str | None:
