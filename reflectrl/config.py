@@ -235,7 +235,18 @@ class TrainConfig(Section):
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling of reflections and retries.")
     max_failures_per_query: int = Field(2, ge=1, description="Distinct failed attempts kept per mined query.")
     min_query_success: float = Field(
-        0.0, ge=0, le=1, description="Train only on queries solved at least this often when mined (0: all failures)."
+        0.0,
+        ge=0,
+        le=1,
+        description="Curriculum: train only on failures of queries solved at least this often when mined (0: all "
+        "failures; e.g. 0.01: only 'mixed' queries the model sometimes solves). Re-applied at each re-mining.",
+    )
+    remine_every: int | None = Field(
+        None,
+        ge=1,
+        description="r3 / r3-answer: every N steps re-mine the mined queries with the current policy (mine.samples "
+        "attempts each, resumable like `reflectrl mine`, into <out>/remine/step-N) and train on those failures "
+        "from then on, so the dataset of failures follows the policy. None: train on the initial failures only.",
     )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
     precision: Precision = Field("auto", description=PRECISION_HELP)
@@ -248,6 +259,12 @@ class TrainConfig(Section):
         ge=1,
         description="Stop once the policy has generated this many tokens in training rollouts (the equal-budget unit "
         "of `reflectrl compare`); None: train.steps (rise: rise.rounds) alone decide.",
+    )
+    budget_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Stop once the training stage has run this many seconds (rollout + update as measured, summed "
+        "over resumed sittings): `reflectrl compare`'s equal-wall-time unit. None: no time limit.",
     )
 
 
@@ -275,7 +292,8 @@ class RiseConfig(Section):
 class CompareConfig(Section):
     algorithms: list[str] = Field(
         ["reflect-prompt", "grpo", "r3", "r3-answer", "rise"],
-        description="Algorithms trained from the same starting model at the same train.budget_tokens; 'name:mode' "
+        description="Algorithms trained from the same starting model at the same train.budget_tokens and/or "
+        "train.budget_seconds; 'name:mode' "
         "evaluates with episode.between_turns=mode (default: retry for rise, reflect for the others).",
     )
     turns: int = Field(3, ge=2, description="K of the multi-turn evaluation of every algorithm.")

@@ -149,12 +149,35 @@ def main_only(fn, *args):
     return result
 
 
+def _changed_keys(pinned: str, cfg: RunConfig) -> list[str]:
+    """The keys whose values differ from the pinned config's. A key the pinned file lacks counts only when its
+    value here is not the default: a setting added by a later version does not orphan an older run."""
+    import yaml
+
+    def flat(d: dict, prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    old = flat(yaml.safe_load(pinned) or {})
+    new = flat(cfg.model_dump(mode="json"))
+    default = flat(RunConfig().model_dump(mode="json"))
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        was, now = old.get(key, default.get(key, "unset")), new.get(key, "unset")
+        if was != now:
+            changed.append(f"{key}: {was!r} -> {now!r}")
+    return changed
+
+
 def _pin_config(path: Path, cfg: RunConfig) -> None:
     """A run directory belongs to one config; resuming with another would silently mix results."""
     text = dump_config(cfg)
-    if path.exists() and path.read_text() != text:
+    if path.exists() and path.read_text() != text and (changed := _changed_keys(path.read_text(), cfg)):
         raise ReflectrlError(
-            f"{path.parent} holds a run with a different config ({path}); use another out_dir, or delete the folder"
+            f"{path.parent} holds a run with a different config ({path}: {', '.join(changed[:5])}); use another "
+            "out_dir, or delete the folder"
         )
     if not path.exists() and is_main():
         atomic_write_text(path, text)

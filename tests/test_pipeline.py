@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from reflectrl.cli import app
-from reflectrl.config import load_config
+from reflectrl.config import dump_config, load_config
 from reflectrl.jsonl import read_jsonl
 from reflectrl.report import _html, write_report
 from reflectrl.tasks import get_task
@@ -93,6 +93,25 @@ def test_run_refuses_a_different_config_in_the_same_folder(tiny_model_dir, tmp_p
     (out / "config.yaml").write_text("out_dir: somewhere-else\n")
     result = runner.invoke(app, ["run", str(tiny_config(tiny_model_dir, out))])
     assert result.exit_code != 0 and "different config" in str(result.exception)
+    pinned = load_config(tiny_config(tiny_model_dir, out), ["train.steps=99"])
+    (out / "config.yaml").write_text(dump_config(pinned))
+    result = runner.invoke(app, ["run", str(tiny_config(tiny_model_dir, out))])
+    assert "(" in str(result.exception) and "train.steps: 99 -> " in str(result.exception)  # names what changed
+
+
+def test_a_setting_added_by_a_later_version_does_not_orphan_a_run_folder(tiny_model_dir, tmp_path):
+    import yaml
+
+    from reflectrl.pipeline import _changed_keys
+
+    cfg = load_config(tiny_config(tiny_model_dir, tmp_path / "run"))
+    older = cfg.model_dump(mode="json")
+    del older["train"]["remine_every"]  # written before the setting existed: it behaved as the default
+    assert _changed_keys(yaml.safe_dump(older), cfg) == []
+    newer = load_config(tiny_config(tiny_model_dir, tmp_path / "run"), ["train.remine_every=5"])
+    assert _changed_keys(yaml.safe_dump(older), newer) == ["train.remine_every: None -> 5"]
+    older["train"]["gone"] = 1  # a setting this version no longer has
+    assert _changed_keys(yaml.safe_dump(older), cfg) == ["train.gone: 1 -> 'unset'"]
 
 
 def _cli(*args: str) -> list[str]:

@@ -302,3 +302,60 @@ def test_each_distributed_backend_is_told_apart(kind, stage, sharded):
     if not sharded:
         with _full_weights(accelerator, torch.nn.Linear(2, 2)):  # a no-op: nothing to gather, nothing imported
             pass
+
+
+def test_remining_follows_the_policy_and_a_resumed_run_draws_from_the_remined_failures(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """train.remine_every: after step N the queries are mined again with the current engine into remine/step-N,
+    and the pool switches to those failures (the curriculum re-applied); a run resumed from a later checkpoint
+    draws from them again, and a resumed run re-mines exactly where the killed one would have."""
+    import reflectrl.train.loop as loop
+
+    task = _task()
+    queries = task.load("train")[:4]
+    solved_first = {q["id"] for q in queries[:2]}  # the initial failures are of these; the policy now solves them
+
+    def script(last_user, text, k):
+        ex = next((e for e in queries if str(e["nums"]) in last_user), None)
+        if ex is not None and "plan" not in text:  # a first attempt (mining): solved for the first two queries
+            good = ex["id"] in solved_first or k == 0  # the others are mixed: solved once in mine.samples
+            return f"<answer> {solve(ex['nums'], ex['target'])} </answer>" if good else "<answer> 1 + 1 </answer>"
+        return _script(queries)(last_user, text, k)
+
+    def train(steps):
+        model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+        monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer: ScriptedEngine(tok, script))
+        extra = [f"train.steps={steps}", "train.save_steps=2", "train.remine_every=1", "mine.samples=3"]
+        cfg = _cfg("train.groups_per_step=1", "train.min_query_success=0.01", *extra)
+        rollout = ReflectRetry(task, failures_of(task, queries[:2]), cfg.episode, cfg.train, False, queries, cfg.mine)
+        loop.train_policy(model, tok, rollout, cfg, tmp_path, 16)
+        return rollout
+
+    rollout = train(2)
+    remined = [
+        json.loads(line) for line in (tmp_path / "remine" / "step-1" / "failures.jsonl").read_text().splitlines()
+    ]
+    assert {f["query_id"] for f in remined} == {q["id"] for q in queries[2:]}
+    assert {f["query_id"] for f in rollout.pool.items} == {q["id"] for q in queries[2:]}
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert "remine/failures" not in metrics[0] and metrics[1]["remine/failures"] == 2
+    assert metrics[1]["remine/queries_mixed"] == 2 and metrics[1]["remine_seconds"] >= 0
+    saved = json.loads((tmp_path / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert saved["remined_at"] == 1 and saved["pool"]["size"] == 2
+
+    resumed = train(2)  # nothing left to train: the checkpoint alone restores the re-mined pool
+    assert {f["query_id"] for f in resumed.pool.items} == {q["id"] for q in queries[2:]}
+    assert resumed.pool.drawn == saved["pool"]["drawn"] and not (tmp_path / "remine" / "step-2").exists()
+    mined_before = (tmp_path / "remine" / "step-1" / "mined.jsonl").read_text()
+    again = train(3)  # resumes at checkpoint-2 (from the re-mined pool), re-mines after step 2, trains step 3
+    assert (tmp_path / "remine" / "step-1" / "mined.jsonl").read_text() == mined_before
+    assert (tmp_path / "remine" / "step-2" / "failures.jsonl").is_file()
+    assert {f["query_id"] for f in again.pool.items} == {q["id"] for q in queries[2:]}
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]
+
+
+def test_remining_is_refused_for_an_algorithm_without_failures(tiny_model_dir, tmp_path, monkeypatch):
+    with pytest.raises(ReflectrlError, match="remine_every re-mines failures for r3"):
+        _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout({1}), "train.remine_every=2")

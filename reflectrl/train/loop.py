@@ -88,13 +88,16 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     reference = _prepare_reference(reference, accelerator)
     policy = accelerator.unwrap_model(model)
 
-    state = {"step": 0, "generated_tokens": 0, "rollout_seconds": 0.0, "counts": {"drawn": 0, "informative": 0}}
+    state = {"step": 0, "generated_tokens": 0, "rollout_seconds": 0.0, "train_seconds": 0.0}
+    state.update(counts={"drawn": 0, "informative": 0}, remined_at=None)
     carried: list[Group] = []  # informative groups drawn beyond a step's need, trained first next step
     checkpoint = last_checkpoint(out / "checkpoints") if resume else None
     if checkpoint:
         state, carried = _load_checkpoint(accelerator, Path(checkpoint), rollout)
     if accelerator.is_main_process and trackers:
         accelerator.init_trackers("reflectrl", config=_flat(cfg.model_dump(mode="json")))
+    if tc.remine_every and not hasattr(rollout, "remine"):
+        raise ReflectrlError(f"train.remine_every re-mines failures for r3 and r3-answer, not {rollout.name}")
     metrics = MetricsFile(out / "metrics.jsonl") if accelerator.is_main_process else None
     engine = _engine(cfg, policy, tokenizer)
     with _full_weights(accelerator, model):  # a resumed run's engine starts from the checkpoint's weights
@@ -104,6 +107,7 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     while state["step"] < tc.steps and not _spent(tc, state):
         step = state["step"] + 1
         started = time.perf_counter()
+        remined = _remine(rollout, engine, tc, state, out, accelerator) if _remine_due(tc, state) else {}
         with accelerator.autocast():
             drawn, kept, carried, tokens = collect(rollout, engine, tc, step, accelerator, carried, state["counts"])
         rollout_time = time.perf_counter() - started
@@ -118,14 +122,18 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         state["step"] = step
         state["generated_tokens"] += tokens
         state["rollout_seconds"] = round(state["rollout_seconds"] + rollout_time, 3)
+        elapsed = _reduce(accelerator, time.perf_counter() - started, "max")  # every process stops at the same step
+        state["train_seconds"] = round(state.get("train_seconds", 0.0) + elapsed, 3)
         record = {
             **describe(drawn, len(kept), len(carried), tc.dynamic_sampling, accelerator),
             **stats,
+            **remined,
             "learning_rate": lr,
             "generated_tokens": state["generated_tokens"],
             "rollout_seconds": state["rollout_seconds"],
             "update_seconds": round(time.perf_counter() - started - rollout_time, 3),
             "step_time": round(time.perf_counter() - started, 3),
+            "train_seconds": state["train_seconds"],
         }
         _log(accelerator, metrics, step, tc.steps, record)
         _hash_weights(accelerator, policy, step)
@@ -138,7 +146,9 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     if accelerator.is_main_process:
         atomic_write_json(out / "train_state.json", {"global_step": state["step"]})
         summary = {"generated_tokens": state["generated_tokens"], "steps": state["step"], "budget": tc.budget_tokens}
-        atomic_write_json(out / "generated_tokens.json", {**summary, "rollout_seconds": state["rollout_seconds"]})
+        summary["budget_seconds"] = tc.budget_seconds
+        summary.update(rollout_seconds=state["rollout_seconds"], train_seconds=state.get("train_seconds", 0.0))
+        atomic_write_json(out / "generated_tokens.json", summary)
         if message := no_signal_warning(read_jsonl(out / "metrics.jsonl")):  # after saving: a diagnostic only
             warn(message)
     return final
@@ -317,20 +327,54 @@ def _prepare_reference(reference, accelerator):
     return reference.to(accelerator.device)
 
 
+def _remine_due(tc, state) -> bool:
+    """Re-mining happens before the step after every ``remine_every``-th, once: ``remined_at`` is in the
+    checkpoint, and a run resumed from a checkpoint written before the re-mining redoes it (mine() reads back
+    the finished folder, which the same weights wrote)."""
+    every, done = tc.remine_every, state["step"]
+    return bool(every) and done > 0 and done % every == 0 and state.get("remined_at") != done
+
+
+def _remine(rollout, engine, tc, state, out: Path, accelerator) -> dict[str, float]:
+    """Mine the queries again with the current policy and train on those failures; the step's metrics."""
+    started, step = time.perf_counter(), state["step"]
+    info(f"re-mining the queries with the policy of step {step} (train.remine_every={tc.remine_every})")
+    seed = stable_hash("remine", tc.seed, step) % 2**31
+    with accelerator.autocast():
+        stats = rollout.remine(engine, _remine_dir(out, step), seed)
+    if rollout.use_failures(_remine_dir(out, step)):
+        state["remined_at"] = step
+    else:
+        warn(f"re-mining at step {step} left no trainable failure: training goes on with the previous ones")
+    return {
+        "remine/failure_rate": stats["failure_rate"] or 0.0,
+        "remine/queries_mixed": stats["queries_mixed"],
+        "remine/failures": len(rollout.pool.items),
+        "remine_seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _remine_dir(out: Path, step: int) -> Path:
+    return out / "remine" / f"step-{step}"
+
+
 def _spent(tc, state) -> bool:
-    """Whether ``train.budget_tokens`` (all processes' generated tokens) is reached. ``reflectrl compare`` gives
-    every algorithm the same budget because optimizer steps are not comparable across algorithms (a GRPO step
-    samples first attempts, an R3 step a reflection and a retry, a RISE round N samples per turn), while
-    generation dominates on-policy training on a CPU and its token count is exact and reproducible."""
-    return tc.budget_tokens is not None and state["generated_tokens"] >= tc.budget_tokens
+    """Whether ``train.budget_tokens`` (all processes' generated tokens) or ``train.budget_seconds`` (this
+    stage's measured time) is reached. ``reflectrl compare`` gives every algorithm the same budget because
+    optimizer steps are not comparable across algorithms (a GRPO step samples first attempts, an R3 step a
+    reflection and a retry, a RISE round N samples per turn): tokens are exact and reproducible, seconds are
+    what a user pays."""
+    tokens = tc.budget_tokens is not None and state["generated_tokens"] >= tc.budget_tokens
+    return tokens or (tc.budget_seconds is not None and state.get("train_seconds", 0.0) >= tc.budget_seconds)
 
 
 def _reduce(accelerator, value: float, how: str) -> float:
     if accelerator.num_processes == 1:
         return value
     t = torch.tensor([float(value)], device=accelerator.device)
-    if how == "min":
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
+    if how in ("min", "max"):
+        op = torch.distributed.ReduceOp.MIN if how == "min" else torch.distributed.ReduceOp.MAX
+        torch.distributed.all_reduce(t, op=op)
         return t.item()
     return accelerator.reduce(t, reduction=how).item()
 
@@ -412,6 +456,8 @@ def _load_checkpoint(accelerator, folder: Path, rollout) -> dict:
             "train again into a new --out (or delete its checkpoints/ folder)"
         )
     accelerator.load_state(str(folder))
+    if saved.get("remined_at"):  # the pool was re-mined: draw from those failures again
+        rollout.use_failures(_remine_dir(folder.parent.parent, saved["remined_at"]))
     rollout.pool.load_state_dict(saved.pop("pool"))
     saved.pop("loop")
     carried = folder / f"carried_{accelerator.process_index}.json"

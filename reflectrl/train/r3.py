@@ -18,12 +18,13 @@ import random
 from pathlib import Path
 from typing import Any
 
-from reflectrl.config import EpisodeConfig, RunConfig, TrainConfig
+from reflectrl.config import EpisodeConfig, MineConfig, RunConfig, TrainConfig
 from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import read_jsonl
 from reflectrl.reflections import describe as describe_reflection
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import continue_chat, reflection_context
-from reflectrl.tasks import Task
+from reflectrl.tasks import Example, Task
 from reflectrl.train.packing import Group
 from reflectrl.train.pool import FailurePool
 
@@ -56,16 +57,42 @@ class ReflectRetry:
     name = "r3"
 
     def __init__(
-        self, task: Task, failures: list[dict[str, Any]], episode: EpisodeConfig, cfg: TrainConfig, train_retry=False
+        self,
+        task: Task,
+        failures: list[dict[str, Any]],
+        episode: EpisodeConfig,
+        cfg: TrainConfig,
+        train_retry=False,
+        queries: list[Example] | None = None,
+        mine: MineConfig | None = None,
     ):
         if train_retry and cfg.retries_per_reflection > 1:
             raise ReflectrlError(
                 "train.retries_per_reflection > 1 is for r3; r3-answer trains one retry per reflection"
             )
         self.task, self.episode, self.cfg, self.train_retry = task, episode, cfg, train_retry
+        self.queries, self.mine = queries or [], mine or MineConfig()
         self.pool = FailurePool(trainable_failures(failures, cfg), cfg.seed)
         self.reflection_sampling = Sampling(episode.max_reflection_tokens, cfg.temperature, cfg.top_p)
         self.retry_sampling = Sampling(episode.max_retry_tokens, cfg.temperature, cfg.top_p)
+
+    def remine(self, engine: Engine, folder: Path, seed: int) -> dict[str, Any]:
+        """Mine the queries again with the policy behind ``engine`` into ``folder`` (resumable: a finished folder
+        is read back); returns the mining stats. ``use_failures`` then switches the pool to them."""
+        from reflectrl.mine import mine
+
+        if not self.queries:
+            raise ReflectrlError("train.remine_every needs the mined queries (mined.jsonl next to failures.jsonl)")
+        sampling = self.episode.sampling("attempt")
+        return mine(engine, self.task, self.queries, folder, self.mine.samples, sampling, seed, self.mine.chunk_size)
+
+    def use_failures(self, folder: Path) -> bool:
+        """Train on ``folder``'s failures.jsonl from now on; keeps the current ones (False) when none is trainable."""
+        try:
+            self.pool.replace(trainable_failures(read_jsonl(folder / "failures.jsonl"), self.cfg))
+        except ReflectrlError:
+            return False
+        return True
 
     def sample(self, engine: Engine, failures: list[dict[str, Any]], seed: int) -> tuple[list[Group], int]:
         tok, g, k = engine.tokenizer, self.cfg.num_generations, self.cfg.retries_per_reflection
@@ -107,10 +134,10 @@ class ReflectRetry:
         return groups, generated
 
 
-def _train(model, tokenizer, task, failures, cfg: RunConfig, out_dir, resume: bool, train_retry: bool) -> Path:
+def _train(model, tokenizer, task, failures, queries, cfg: RunConfig, out_dir, resume: bool, train_retry: bool):
     from reflectrl.train.loop import train_policy
 
-    rollout = ReflectRetry(task, failures, cfg.episode, cfg.train, train_retry)
+    rollout = ReflectRetry(task, failures, cfg.episode, cfg.train, train_retry, queries, cfg.mine)
     ep = cfg.episode
     max_len = ep.max_reflection_tokens + (ep.max_retry_tokens + 64 if train_retry else 0)
     return train_policy(model, tokenizer, rollout, cfg, out_dir, max_len, resume)
@@ -118,9 +145,9 @@ def _train(model, tokenizer, task, failures, cfg: RunConfig, out_dir, resume: bo
 
 def train_r3(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
     """R3: reward = retry success; loss on the reflection only."""
-    return _train(model, tokenizer, task, failures, cfg, out_dir, resume, train_retry=False)
+    return _train(model, tokenizer, task, failures, queries, cfg, out_dir, resume, train_retry=False)
 
 
 def train_r3_answer(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, out_dir, resume: bool = True):
     """R3 + answer reward: as R3, and the successful retry's tokens are trained too."""
-    return _train(model, tokenizer, task, failures, cfg, out_dir, resume, train_retry=True)
+    return _train(model, tokenizer, task, failures, queries, cfg, out_dir, resume, train_retry=True)

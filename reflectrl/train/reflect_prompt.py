@@ -32,5 +32,7 @@ def train_reflect_prompt(model, tokenizer, task: Task, failures, queries, cfg: R
             os.rename(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    atomic_write_json(out / "generated_tokens.json", {"generated_tokens": 0, "steps": 0, "budget": None})
+    atomic_write_json(
+        out / "generated_tokens.json", {"generated_tokens": 0, "steps": 0, "budget": None, "train_seconds": 0.0}
+    )
     return final

@@ -20,8 +20,13 @@ trainer (a mean over tokens; the weights scale, they are not renormalised per ba
 ``train.budget_tokens`` is split evenly over the rounds: round i collects chunks of queries until the
 tokens generated so far reach (i + 1) / rounds of the budget (one chunk at least; so the budget can be
 overshot by up to a chunk's tokens, and the tokens actually generated are what gets reported).
-Everything is resumable: collected rollouts are appended per chunk of queries, each round's training
-checkpoints, and a round whose model exists is skipped.
+``train.budget_seconds`` is split the same way over the stage's measured time: the collection of every chunk
+and every round's training (trainer setup + ``Trainer.train``) count; loading the round's model does not. A
+round whose share is used up still collects one chunk and trains, so the budget is overshot by up to a chunk
+and a round's training.
+Everything is resumable: collected rollouts are appended per chunk of queries (with the chunk's seconds),
+each round's training checkpoints (with the seconds trained so far), and a round whose model exists is
+skipped; so resumed sittings add up to the time of the work kept.
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ import os
 import random
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 
 from reflectrl.config import RiseConfig, RunConfig
 from reflectrl.console import info
@@ -206,9 +212,13 @@ def round_queries(queries: list[Example], cfg: RiseConfig, round_index: int, see
     return [order[(start + j) % len(order)] for j in range(per)]
 
 
-def collect_round(engine, task, queries, cfg: RunConfig, path: Path, round_index: int, spent: int, stop_at):
-    """Collect into ``path`` chunk by chunk (resumable), until the queries are done or the tokens generated so
-    far reach ``stop_at``. Returns this round's records and the updated token count."""
+def collect_round(
+    engine, task, queries, cfg: RunConfig, path: Path, round_index: int, spent: int, stop_at, seconds=0.0, until=None
+):
+    """Collect into ``path`` chunk by chunk (resumable), until the queries are done, the tokens generated so
+    far reach ``stop_at`` or the stage's seconds so far reach ``until``. Returns this round's records and the
+    updated token count and seconds. Each newly written record carries its share of its chunk's collection
+    time (``seconds``), so a resumed sitting counts the time of the chunks it reuses."""
     rc = cfg.rise
     sampling = Sampling(cfg.episode.max_attempt_tokens, cfg.train.temperature, cfg.train.top_p)
     done = {r["id"]: r for r in read_jsonl(path, repair=True)}
@@ -218,15 +228,50 @@ def collect_round(engine, task, queries, cfg: RunConfig, path: Path, round_index
             chunk = queries[start : start + rc.chunk_size]
             if all(q["id"] in done for q in chunk):
                 got = [done[q["id"]] for q in chunk]
-            elif stop_at is not None and spent >= stop_at and records:  # every round collects one chunk at least
+                seconds += sum(r.get("seconds", 0.0) for r in got)
+            elif records and _reached(spent, stop_at, seconds, until):  # every round collects one chunk at least
                 break
             else:
                 seed = stable_hash("rise", cfg.train.seed, round_index, chunk[0]["id"]) % 2**31
+                started = time.perf_counter()
                 got = collect(engine, task, chunk, cfg.episode.retry_message, rc, sampling, seed)
-                writer.write_many([r for r in got if r["id"] not in done])
+                elapsed = time.perf_counter() - started
+                new = [r for r in got if r["id"] not in done]
+                for r in new:
+                    r["seconds"] = round(elapsed / len(new), 6)
+                writer.write_many(new)
+                seconds += elapsed
             records += got
             spent += sum(r["tokens"] for r in got)
-    return records, spent
+    return records, spent, seconds
+
+
+def _reached(tokens: int, token_limit, seconds: float, second_limit) -> bool:
+    return (token_limit is not None and tokens >= token_limit) or (second_limit is not None and seconds >= second_limit)
+
+
+SECONDS = "reflectrl_seconds.json"  # in a RISE round's checkpoint: the round's training seconds up to it
+
+
+class Stopwatch(TrainerCallback):
+    """Writes the round's training seconds so far (``base``: those of the sittings before) into each checkpoint."""
+
+    def __init__(self, base: float, started: float):
+        self.base, self.started = base, started
+
+    def seconds(self) -> float:
+        return self.base + time.perf_counter() - self.started
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                atomic_write_json(folder / SECONDS, {"seconds": round(self.seconds(), 3)})
+
+
+def _checkpoint_seconds(checkpoint: str | None) -> float:
+    path = Path(checkpoint or "") / SECONDS
+    return json.loads(path.read_text())["seconds"] if checkpoint and path.is_file() else 0.0
 
 
 def _link_copy(src: Path, dst: Path) -> None:
@@ -242,7 +287,9 @@ def _link_copy(src: Path, dst: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _round_metrics(round_index: int, records, spent: int, steps_before: int, trainer_log: list[dict]) -> list[dict]:
+def _round_metrics(
+    round_index: int, records, spent: int, steps_before: int, trainer_log: list[dict], seconds: float
+) -> list[dict]:
     rows = [r for rec in records for r in rec["rows"]]
     first = [rec["sampled_success"][0] for rec in records if rec["sampled_success"]]
     sampled = [x for rec in records for x in rec["sampled_success"]]
@@ -254,6 +301,7 @@ def _round_metrics(round_index: int, records, spent: int, steps_before: int, tra
         "turn1_success": sum(first) / len(first) if first else 0.0,
         "best_of_n_success": sum(r["reward"] for r in rows) / len(rows) if rows else 0.0,
         "rollout_turns": len(rows) / len(records) if records else 0.0,
+        "train_seconds": round(seconds, 3),  # the stage's seconds when the round's collection ended
     }
     logged = [
         {**m, "step": steps_before + m["step"], "round": round_index, "generated_tokens": spent} for m in trainer_log
@@ -269,44 +317,55 @@ def train_rise(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rc, budget = cfg.rise, cfg.train.budget_tokens
+    rc, budget, budget_seconds = cfg.rise, cfg.train.budget_tokens, cfg.train.budget_seconds
     if not queries:
         raise ReflectrlError("no train queries to roll out (is the mine folder's mined.jsonl empty?)")
     if not resume and any(out.glob("round-*")):
         raise ReflectrlError(f"{out} already holds RISE rounds: resume, or choose another output folder")
-    spent, steps, metrics, previous = 0, 0, [], None
+    spent, seconds, steps, metrics, previous = 0, 0.0, 0, [], None
     for i in range(rc.rounds):
         rdir = out / f"round-{i}"
         rdir.mkdir(exist_ok=True)
         if previous is not None:  # each round starts from the model the previous round trained
             model, tokenizer = load_model(str(previous), "fp32", cfg.model.device, cfg.model.threads)  # fp32 masters
         stop_at = None if budget is None else budget * (i + 1) // rc.rounds
+        until = None if budget_seconds is None else budget_seconds * (i + 1) / rc.rounds
         engine = make_engine(cfg.engine, model, tokenizer)
         qs = round_queries(queries, rc, i, cfg.train.seed)
-        records, spent = collect_round(engine, task, qs, cfg, rdir / "collected.jsonl", i, spent, stop_at)
+        records, spent, seconds = collect_round(
+            engine, task, qs, cfg, rdir / "collected.jsonl", i, spent, stop_at, seconds, until
+        )
         if not records:
             break
+        collected_seconds = seconds
         rows, dropped = training_rows(records, rc.max_length)
         if dropped:
             info(f"rise round {i}: dropped {dropped} rows longer than rise.max_length={rc.max_length}")
         if not (final_model_dir(rdir) / "config.json").is_file():
             info(f"rise round {i}: {len(records)} rollouts, {len(rows)} trained turns, {spent} tokens generated so far")
+            started = time.perf_counter()
             trainer = make_rwr_trainer(model, tokenizer, rows, cfg, rdir)
-            trainer.train(resume_from_checkpoint=last_checkpoint(rdir / "checkpoints"))
+            checkpoint = last_checkpoint(rdir / "checkpoints")
+            stopwatch = Stopwatch(_checkpoint_seconds(checkpoint), started)
+            trainer.add_callback(stopwatch)
+            trainer.train(resume_from_checkpoint=checkpoint)
+            trained = {"global_step": trainer.state.global_step, "rows": len(rows), "seconds": stopwatch.seconds()}
             save_final_model(trainer.accelerator, trainer.model, tokenizer, final_model_dir(rdir))
-            atomic_write_json(rdir / "train_state.json", {"global_step": trainer.state.global_step, "rows": len(rows)})
+            atomic_write_json(rdir / "train_state.json", trained)
         state = json.loads((rdir / "train_state.json").read_text())
-        metrics += _round_metrics(i, records, spent, steps, read_jsonl(rdir / "metrics.jsonl"))
+        seconds += state.get("seconds", 0.0)
+        metrics += _round_metrics(i, records, spent, steps, read_jsonl(rdir / "metrics.jsonl"), collected_seconds)
         atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
         steps += state["global_step"]
         previous = final_model_dir(rdir)
-        if budget is not None and spent >= budget:
+        if _reached(spent, budget, seconds, budget_seconds):
             break
     if previous is None:
         raise ReflectrlError("RISE collected nothing (train.budget_tokens too small?)")
     final = final_model_dir(out)
     if not (final / "config.json").is_file():
         _link_copy(previous, final)
-    atomic_write_json(out / "generated_tokens.json", {"generated_tokens": spent, "steps": steps, "budget": budget})
+    summary = {"generated_tokens": spent, "steps": steps, "budget": budget, "train_seconds": round(seconds, 3)}
+    atomic_write_json(out / "generated_tokens.json", {**summary, "budget_seconds": budget_seconds})
     atomic_write_json(out / "train_state.json", {"global_step": steps})
     return final
