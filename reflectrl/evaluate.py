@@ -21,7 +21,7 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
 from reflectrl.rollout.engine import Engine
 from reflectrl.rollout.episode import run_episodes, run_turns
-from reflectrl.stats import rate
+from reflectrl.stats import mcnemar_exact, paired_diff_ci, rate
 from reflectrl.tasks import Task
 from reflectrl.tasks.base import stable_hash
 
@@ -170,6 +170,13 @@ def _metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
     if records and "resample_success" in records[0]:
         m["resample_pass2"] = rate([r["resample_second_try"] for r in records]).as_dict()
         m["resample_after_failure"] = rate([r["resample_success"] for r in failed]).as_dict()
+        # Both are measured on the same failures: a paired difference, not two intervals side by side.
+        resampled, retried = [r["resample_success"] for r in failed], [bool(r.get("retry_success")) for r in failed]
+        diff, low, high = paired_diff_ci(resampled, retried)
+        m["retry_minus_resample"] = {
+            "diff": diff, "ci_low": low, "ci_high": high, "p_mcnemar": mcnemar_exact(resampled, retried),
+            "n": len(failed),
+        }  # fmt: skip
     lengths = [r["reflection_tokens"] for r in failed if "reflection_tokens" in r]
     m["mean_reflection_tokens"] = sum(lengths) / len(lengths) if lengths else None
     if records and "p1@tk" in records[0]:
@@ -204,6 +211,12 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
     lines.append(f"  retry success after a failure  {show(summary['retry_after_failure'])}")
     if "resample_after_failure" in summary:
         lines.append(f"  resample success after failure {show(summary['resample_after_failure'])}")
+    if "retry_minus_resample" in summary and summary["retry_minus_resample"]["n"]:
+        d = summary["retry_minus_resample"]
+        lines.append(
+            f"  retry - resample (paired)      {100 * d['diff']:+.1f} pts [{100 * d['ci_low']:+.1f}, "
+            f"{100 * d['ci_high']:+.1f}], exact McNemar p={d['p_mcnemar']:.3g} (n={d['n']})"
+        )
     if "turns" in summary:
         lines.append(
             f"  per turn k, {summary['turns']} sequential attempts ({summary['between_turns']} between turns):"

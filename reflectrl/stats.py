@@ -58,3 +58,15 @@ def paired_diff_ci(
     rng = random.Random(seed)
     means = sorted(sum(d[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
     return sum(d) / n, means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+
+
+def mcnemar_exact(a: Sequence[bool], b: Sequence[bool]) -> float:
+    """Two-sided exact McNemar p-value for paired binary outcomes: a binomial(1/2) test on the discordant pairs
+    (items where exactly one of a, b succeeded)."""
+    if len(a) != len(b):
+        raise ValueError("paired samples must have the same length")
+    only_b = sum(1 for x, y in zip(a, b, strict=True) if y and not x)
+    only_a = sum(1 for x, y in zip(a, b, strict=True) if x and not y)
+    n = only_a + only_b
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)
