@@ -516,6 +516,16 @@ def _summarise(
     return out
 
 
+def scoring_dtype(dtype: str, device: str) -> str:
+    """``auto`` scores in fp32 on a CPU: lm-eval sums per-token log-probs in the model's dtype, and bf16's
+    steps (0.125 to 1 nat at typical values) tie or flip close options; on a GPU ``auto`` keeps the
+    model's fast dtype, as lm-eval users expect."""
+    import torch
+
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    return "fp32" if dtype == "auto" and on_cpu else dtype
+
+
 def run_forgetting(
     models: list[str],
     benchmarks: list[str],
@@ -573,7 +583,7 @@ def run_forgetting(
             break
         t0 = time.time()
         info(f"forgetting: model {label} = {name}: {', '.join(p.name for p in plans) or 'nothing to run'}")
-        model, tokenizer = load_model(name, dtype, device, threads)  # type: ignore[arg-type]
+        model, tokenizer = load_model(name, scoring_dtype(dtype, device), device, threads)  # type: ignore[arg-type]
         results: dict[str, dict[str, Any]] = {}
         if any(p.kind == "lm_eval" for p in plans):
             if lm_factory is not None:

@@ -418,3 +418,22 @@ def test_fewshot_comes_from_the_fewshot_file_and_unknown_names_fail(tiny_model_d
     (data_dir / "gsm8k" / "train.jsonl").unlink()
     with pytest.raises(ReflectrlError, match=r"gsm8k: --num-fewshot 3 needs few-shot examples in .*train.jsonl"):
         run_forgetting([str(tiny_model_dir)], ["gsm8k"], 1, data_dir, tmp_path / "o3", num_fewshot=3)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "device", "cuda", "scored_in"),
+    [
+        ("auto", "auto", False, "fp32"),  # a CPU machine: bf16 sums would tie close options
+        ("auto", "cpu", True, "fp32"),
+        ("auto", "auto", True, "auto"),  # a GPU keeps the model's fast dtype
+        ("auto", "cuda", True, "auto"),
+        ("bf16", "cpu", False, "bf16"),  # an explicit choice is kept
+    ],
+)
+def test_forgetting_scores_in_fp32_on_a_cpu_unless_told_otherwise(monkeypatch, dtype, device, cuda, scored_in):
+    import torch
+
+    from reflectrl.forgetting import scoring_dtype
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert scoring_dtype(dtype, device) == scored_in
