@@ -39,7 +39,7 @@ from reflectrl.console import info, progress, warn
 from reflectrl.errors import ReflectrlError
 from reflectrl.forgetting_report import format_markdown, metric_name
 from reflectrl.forgetting_report import print_table as print_table  # re-exported: the CLI's table
-from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text
+from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text, json_objects
 from reflectrl.stats import paired_diff_ci, wilson
 
 
@@ -120,23 +120,14 @@ def check_local_file(name: str, path: Path) -> int:
     """Count the rows of a local benchmark file, checking the fields its prompt and metric use."""
     bench = BENCHMARKS[name]
     rows = 0
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ReflectrlError(f"{path}:{line_no}: not a JSON object per line ({e.msg})") from e
-            if not isinstance(row, dict):
-                raise ReflectrlError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
-            for key in bench.required:
-                if key not in row:
-                    raise ReflectrlError(f"{path}:{line_no}: missing key {key!r} ({name} format)")
-            problem = _row_problem(name, row)
-            if problem:
-                raise ReflectrlError(f"{path}:{line_no}: {problem}")
-            rows += 1
+    for line_no, row in json_objects(path):
+        for key in bench.required:
+            if key not in row:
+                raise ReflectrlError(f"{path}:{line_no}: missing key {key!r} ({name} format)")
+        problem = _row_problem(name, row)
+        if problem:
+            raise ReflectrlError(f"{path}:{line_no}: {problem}")
+        rows += 1
     return rows
 
 

