@@ -359,3 +359,6 @@ def test_remining_follows_the_policy_and_a_resumed_run_draws_from_the_remined_fa
 def test_remining_is_refused_for_an_algorithm_without_failures(tiny_model_dir, tmp_path, monkeypatch):
     with pytest.raises(ReflectrlError, match="remine_every re-mines failures for r3"):
         _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout({1}), "train.remine_every=2")
+    task, cfg = _task(), _cfg("train.remine_every=2")
+    with pytest.raises(ReflectrlError, match="needs the mined queries"):  # before any step, not at step 2
+        ReflectRetry(task, failures_of(task, task.load("train")[:2]), cfg.episode, cfg.train)

@@ -70,6 +70,8 @@ class ReflectRetry:
             raise ReflectrlError(
                 "train.retries_per_reflection > 1 is for r3; r3-answer trains one retry per reflection"
             )
+        if cfg.remine_every and not queries:
+            raise ReflectrlError("train.remine_every needs the mined queries (mined.jsonl next to failures.jsonl)")
         self.task, self.episode, self.cfg, self.train_retry = task, episode, cfg, train_retry
         self.queries, self.mine = queries or [], mine or MineConfig()
         self.pool = FailurePool(trainable_failures(failures, cfg), cfg.seed)
@@ -81,8 +83,6 @@ class ReflectRetry:
         is read back); returns the mining stats. ``use_failures`` then switches the pool to them."""
         from reflectrl.mine import mine
 
-        if not self.queries:
-            raise ReflectrlError("train.remine_every needs the mined queries (mined.jsonl next to failures.jsonl)")
         sampling = self.episode.sampling("attempt")
         return mine(engine, self.task, self.queries, folder, self.mine.samples, sampling, seed, self.mine.chunk_size)
 
