@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tiny import choice_logliks
 from typer.testing import CliRunner
 
 from reflectrl.cli import app
@@ -207,19 +208,6 @@ def test_lm_eval_scores_on_scripted_answers(tiny_model_dir, data_dir, tmp_path):
     assert [r["score"] for r in records] == [1, 1, 1]
 
 
-def _choice_logliks(model, tokenizer, context: str, continuations: list[str]) -> list[float]:
-    """Sum of log-probabilities of each continuation after the context, computed directly."""
-    ctx = tokenizer(context, add_special_tokens=False).input_ids
-    out = []
-    for cont in continuations:
-        whole = tokenizer(context + cont, add_special_tokens=False).input_ids
-        assert whole[: len(ctx)] == ctx
-        with torch.no_grad():
-            logits = model(torch.tensor([whole])).logits[0].log_softmax(-1)
-        out.append(sum(logits[i - 1, whole[i]].item() for i in range(len(ctx), len(whole))))
-    return out
-
-
 def test_cli_on_tiny_model_matches_hand_computed_choices(tiny_model_dir, tiny_lm, tmp_path):
     """The real HFLM path on the tiny model: fixtures whose labels are set from loglikelihoods computed
     here, so the expected accuracies are known exactly (2/3 on each multiple-choice benchmark)."""
@@ -229,7 +217,7 @@ def test_cli_on_tiny_model_matches_hand_computed_choices(tiny_model_dir, tiny_lm
     hs_rows, mc_rows = [], []
     for i, (ctx_a, ctx_b) in enumerate([("A man cuts", "the bread"), ("The cook", "adds 2"), ("She is", "in a")]):
         context = f"Cooking: {ctx_a} {ctx_b[0].upper() + ctx_b[1:]}"
-        lls = _choice_logliks(model, tokenizer, context, [f" {e}" for e in endings])
+        lls = choice_logliks(model, tokenizer, context, [f" {e}" for e in endings])
         norm = [ll / len(e) for ll, e in zip(lls, endings, strict=True)]
         best = max(range(4), key=norm.__getitem__)
         assert sorted(norm)[-1] - sorted(norm)[-2] > 1e-3  # no near-tie to flip on rounding
@@ -243,7 +231,7 @@ def test_cli_on_tiny_model_matches_hand_computed_choices(tiny_model_dir, tiny_lm
             + "".join(f"{'ABCDEFGHIJ'[k]}. {o}\n" for k, o in enumerate(options))
             + "Answer:"
         )
-        lls = _choice_logliks(model, tokenizer, context, [f" {'ABCDEFGHIJ'[k]}" for k in range(len(options))])
+        lls = choice_logliks(model, tokenizer, context, [f" {'ABCDEFGHIJ'[k]}" for k in range(len(options))])
         best = max(range(len(options)), key=lls.__getitem__)
         assert sorted(lls)[-1] - sorted(lls)[-2] > 1e-3
         mc_rows.append(_mmlu_pro(i, question, options, best if i != 1 else (best + 1) % len(options)))
@@ -431,7 +419,6 @@ def test_fewshot_comes_from_the_fewshot_file_and_unknown_names_fail(tiny_model_d
     ],
 )
 def test_forgetting_scores_in_fp32_on_a_cpu_unless_told_otherwise(monkeypatch, dtype, device, cuda, scored_in):
-    import torch
 
     from reflectrl.forgetting import scoring_dtype
 

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
+from tiny import choice_logliks
 
 from reflectrl import mmlu
 from reflectrl.errors import ReflectrlError
@@ -82,19 +82,6 @@ def test_stratified_slices_cover_every_topic_are_deterministic_and_disjoint(tmp_
         mmlu.read_questions(path)
 
 
-def _choice_logliks(model, tokenizer, context: str, continuations: list[str]) -> list[float]:
-    """Sum of log-probabilities of each continuation after the context, computed directly."""
-    ctx = tokenizer(context, add_special_tokens=False).input_ids
-    out = []
-    for cont in continuations:
-        whole = tokenizer(context + cont, add_special_tokens=False).input_ids
-        assert whole[: len(ctx)] == ctx
-        with torch.no_grad():
-            logits = model(torch.tensor([whole])).logits[0].float().log_softmax(-1)
-        out.append(sum(logits[i - 1, whole[i]].item() for i in range(len(ctx), len(whole))))
-    return out
-
-
 def test_cloze_and_letter_scores_through_lm_eval_match_direct_loglikelihoods(tiny_model_dir, tiny_lm, tmp_path):
     """The real HFLM path on the tiny model. Each fixture answer is set from loglikelihoods computed here, so
     the expected cloze acc_norm (per character), cloze acc (total) and letter acc are known exactly."""
@@ -108,14 +95,14 @@ def test_cloze_and_letter_scores_through_lm_eval_match_direct_loglikelihoods(tin
     rows, expected = [], {"acc_norm": 0, "acc": 0, "letter": 0}
     for i, (topic, question, options) in enumerate(questions):
         cloze = f"The following are questions (with answers) about {topic}.\n\nQuestion: {question}\nAnswer:"
-        lls = _choice_logliks(model, tokenizer, cloze, [f" {o}" for o in options])
+        lls = choice_logliks(model, tokenizer, cloze, [f" {o}" for o in options])
         norm = [ll / len(o) for ll, o in zip(lls, options, strict=True)]
         letter = (
             f"The following are multiple choice questions (with answers) about {topic}.\n\n{question}\n"
             + "".join(f"{c}. {o}\n" for c, o in zip("ABCD", options, strict=True))
             + "Answer:"
         )
-        letter_lls = _choice_logliks(model, tokenizer, letter, [" A", " B", " C", " D"])
+        letter_lls = choice_logliks(model, tokenizer, letter, [" A", " B", " C", " D"])
         for values in (lls, norm, letter_lls):
             assert sorted(values)[-1] - sorted(values)[-2] > 1e-3  # no near-tie to flip on rounding
         answer = max(range(4), key=norm.__getitem__) if i < 3 else (max(range(4), key=norm.__getitem__) + 1) % 4

@@ -171,3 +171,18 @@ def positions_with_gradient(model, groups, train_cfg) -> tuple[set[int], object]
     _, grads = final_hidden_grads(model, run)
     grads = grads[0].abs().sum(-1)
     return set(grads.nonzero().flatten().tolist()), pack(micro_batches(groups, None)[0])
+
+
+def choice_logliks(model, tokenizer, context: str, continuations: list[str]) -> list[float]:
+    """Sum of log-probabilities of each continuation after the context, computed directly."""
+    import torch
+
+    ctx = tokenizer(context, add_special_tokens=False).input_ids
+    out = []
+    for cont in continuations:
+        whole = tokenizer(context + cont, add_special_tokens=False).input_ids
+        assert whole[: len(ctx)] == ctx
+        with torch.no_grad():
+            logits = model(torch.tensor([whole])).logits[0].float().log_softmax(-1)
+        out.append(sum(logits[i - 1, whole[i]].item() for i in range(len(ctx), len(whole))))
+    return out
