@@ -354,6 +354,10 @@ def test_remining_follows_the_policy_and_a_resumed_run_draws_from_the_remined_fa
     assert {f["query_id"] for f in again.pool.items} == {q["id"] for q in queries[2:]}
     steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
+    # The checkpoint of step 3 trains on remine/step-2: without it, resuming says so instead of mixing pools.
+    (tmp_path / "remine" / "step-2" / "failures.jsonl").unlink()
+    with pytest.raises(ReflectrlError, match=r"re-mined failures not found: .*step-2/failures.jsonl"):
+        train(3)
 
 
 def test_remining_is_refused_for_an_algorithm_without_failures(tiny_model_dir, tmp_path, monkeypatch):

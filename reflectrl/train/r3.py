@@ -87,11 +87,17 @@ class ReflectRetry:
         return mine(engine, self.task, self.queries, folder, self.mine.samples, sampling, seed, self.mine.chunk_size)
 
     def use_failures(self, folder: Path) -> bool:
-        """Train on ``folder``'s failures.jsonl from now on; keeps the current ones (False) when none is trainable."""
+        """Train on ``folder``'s failures.jsonl from now on; keeps the current ones (False) when none is trainable.
+        A missing or corrupt file is an error, not an empty re-mining."""
+        path = folder / "failures.jsonl"
+        if not path.is_file():
+            raise ReflectrlError(f"re-mined failures not found: {path} (was the run folder's remine/ deleted?)")
+        failures = read_jsonl(path)
         try:
-            self.pool.replace(trainable_failures(read_jsonl(folder / "failures.jsonl"), self.cfg))
+            kept = trainable_failures(failures, self.cfg)
         except ReflectrlError:
             return False
+        self.pool.replace(kept)
         return True
 
     def sample(self, engine: Engine, failures: list[dict[str, Any]], seed: int) -> tuple[list[Group], int]:
