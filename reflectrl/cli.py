@@ -53,6 +53,11 @@ def _config(config: Path | None, sets: list[str] | None, **flags: Any):
                 k, sep, v = item.partition("=")
                 if not sep:
                     raise ReflectrlError(f"--task-opt {item!r}: expected key=value, e.g. numbers=4")
+                if "." in k:
+                    raise ReflectrlError(
+                        f"--task-opt {item!r}: task options are key=value for the config's task; per benchmark "
+                        f"of `forgetting` use --set forgetting.options.{k.strip()}={v}"
+                    )
                 overrides.append(f"task.options.{k.strip()}={v}")
         else:
             overrides.append(f"{key}={value}")
@@ -80,12 +85,15 @@ def eval_cmd(
     task: TaskOpt = None,
     task_opt: TaskOptsOpt = None,
     split: Annotated[
-        str | None, typer.Option(help="test, dev (train problems the boost and mining do not use) or train.")
+        str | None,
+        typer.Option(help="test, dev (train problems the boost and mining do not use), train or all (train + test)."),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="First N problems of the split.")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: <out_dir>/eval).")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature (eval.temperature; 0: greedy).")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Sequences per generate call.")] = None,
     engine_name: Annotated[
         str | None, typer.Option("--engine", help="Generation engine: hf or vllm (needs vLLM installed).")
@@ -100,7 +108,7 @@ def eval_cmd(
     """First/second try after reflection (with --turns K: p1@tk, m1@tk, mk@t1), 95% CIs; samples.jsonl, summary.json."""
     from reflectrl.console import out as stdout
     from reflectrl.evaluate import eval_identity, evaluate, format_summary
-    from reflectrl.models import load_model
+    from reflectrl.pipeline import load
     from reflectrl.rollout import check_engine, make_engine
     from reflectrl.tasks import get_task
 
@@ -114,7 +122,7 @@ def eval_cmd(
             "eval.split": split,
             "eval.limit": limit,
             "eval.seed": seed,
-            "episode.temperature": temperature,
+            "eval.temperature": temperature,
             "engine.batch_size": batch_size,
             "engine.name": engine_name,
             "eval.turns": turns,
@@ -124,7 +132,7 @@ def eval_cmd(
     check_engine(cfg.engine)  # before loading the model: a missing vLLM is a one-line error at once
     out_dir = out or Path(cfg.out_dir) / "eval"
     the_task = get_task(cfg.task.name, **cfg.task.options)
-    lm, tokenizer = load_model(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.threads)
+    lm, tokenizer = load(cfg, cfg.model.name)
     engine = make_engine(cfg.engine, lm, tokenizer)
     identity = eval_identity(cfg, cfg.model.name)
     summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, identity, cfg.dev_start())
@@ -192,44 +200,47 @@ def train(
     model: ModelOpt = None,
     task: TaskOpt = None,
     task_opt: TaskOptsOpt = None,
-    algorithm: Annotated[
-        str | None, typer.Option(help="r3, r3-answer, grpo, rise or reflect-prompt (see reflectrl/train/).")
+    algorithm: Annotated[str | None, typer.Option(help="r3, r3-answer, grpo or rise (see reflectrl/train/).")] = None,
+    failures: Annotated[
+        Path | None,
+        typer.Option(help="failures.jsonl from `reflectrl mine` (grpo, rise: optional; they train on its queries)."),
     ] = None,
-    failures: Annotated[Path | None, typer.Option(help="failures.jsonl from `reflectrl mine`.")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
     out: OutOpt = None,
 ) -> None:
-    """Train from mined data: r3 on the failures; grpo and rise on every mined query (mined.jsonl)."""
+    """Train: r3 on mined failures; grpo and rise on the mined queries, or without mining on the train split."""
+    from reflectrl.console import info
     from reflectrl.console import out as stdout
-    from reflectrl.jsonl import read_jsonl
-    from reflectrl.pipeline import load
+    from reflectrl.pipeline import load, splits
     from reflectrl.tasks import get_task
     from reflectrl.train import get_algorithm
+    from reflectrl.train.pool import Mined
 
     flags = {"model.name": model, "task.name": task, "task_opts": task_opt}
     cfg = _config(config, sets, **flags, **{"train.algorithm": algorithm, "train.steps": steps})
+    train_fn = get_algorithm(cfg.train.algorithm)
     folder = out or Path(cfg.out_dir) / "train"
     failures_file = failures or Path(cfg.out_dir) / "mine" / "failures.jsonl"
-    if not failures_file.is_file():
-        raise ReflectrlError(f"failures file not found: {failures_file} (run `reflectrl mine` first)")
     if (folder / "checkpoints").is_dir() and any((folder / "checkpoints").glob("checkpoint-*")) and not resume:
         raise ReflectrlError(f"{folder} already has checkpoints: pass --resume to continue, or choose another --out")
     the_task = get_task(cfg.task.name, **cfg.task.options)
-    records = read_jsonl(failures_file)
-    mined = failures_file.parent / "mined.jsonl"
-    if mined.is_file():  # every mined query, solved or not (grpo, rise)
-        queries = [r["example"] for r in read_jsonl(mined)]
-    else:
-        queries = list({r["query_id"]: r["example"] for r in records}.values())
+    if failures_file.is_file() or cfg.train.algorithm.startswith("r3"):
+        mined = Mined.read(failures_file)
+    else:  # grpo and rise need queries, not failures: the train problems mining would use
+        mined = Mined(queries=splits(the_task, cfg)[1])
+        info(
+            f"no {failures_file}: {cfg.train.algorithm} trains on the {len(mined.queries)} train problems that mining "
+            "would query (mine.queries)"
+        )
     lm, tokenizer = load(cfg, cfg.model.name, training=True)
-    final = get_algorithm(cfg.train.algorithm)(lm, tokenizer, the_task, records, queries, cfg, folder, resume)
+    final = train_fn(lm, tokenizer, the_task, mined, cfg, folder, resume)
     stdout.print(f"trained model: {final}")
 
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Argument(help="YAML run config, e.g. configs/countdown-default.yaml.")],
+    config: ConfigOpt = None,
     sets: SetOpt = None,
     model: ModelOpt = None,
 ) -> None:
@@ -245,7 +256,7 @@ def run(
 
 @app.command()
 def compare(
-    config: Annotated[Path, typer.Argument(help="YAML run config with a compare section, e.g. configs/compare.yaml.")],
+    config: ConfigOpt = None,
     sets: SetOpt = None,
     model: ModelOpt = None,
 ) -> None:
@@ -276,84 +287,84 @@ def forgetting_cmd(
         list[str],
         typer.Option("--model", "-m", help="Model to evaluate (repeat: the first is the reference A)."),
     ],
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    task_opt: TaskOptsOpt = None,
     benchmarks: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--benchmarks",
             "-b",
-            help="Comma list: gsm8k, math, mmlu (cloze), mmlu_letter, mmlu_pro, hellaswag (lm-eval) and/or "
-            "reflectrl task names (countdown, function_calling, file.py:name) for cross-task first-try accuracy.",
+            help="Comma list (forgetting.benchmarks): gsm8k, math, mmlu (cloze), mmlu_letter, mmlu_pro, hellaswag "
+            "(lm-eval) and/or reflectrl task names (countdown, function_calling, file.py:name) for cross-task "
+            "first-try accuracy.",
         ),
-    ] = "gsm8k,math,mmlu_pro,hellaswag",
+    ] = None,
     limit: Annotated[
-        int, typer.Option(help="First N items of each benchmark (0: all); mmlu: N topic-stratified questions.")
-    ] = 100,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Local benchmark files: <dir>/<benchmark>/<split>.jsonl (default $REFLECTRL_CACHE/benchmarks)."
-        ),
+        int | None,
+        typer.Option(help="First N items of each benchmark (forgetting.limit); mmlu: N topic-stratified questions."),
     ] = None,
-    online: Annotated[
-        bool, typer.Option("--online", help="lm-eval's standard hub tasks instead of local files.")
-    ] = False,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/forgetting"),
-    num_fewshot: Annotated[
-        int | None, typer.Option(help="Few-shot examples (default: lm-eval's, when the few-shot file exists).")
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: <out_dir>/forgetting).")
     ] = None,
-    max_gen_toks: Annotated[int, typer.Option(help="Generated tokens per GSM8K/MATH answer.")] = 256,
-    chat_template: Annotated[bool, typer.Option(help="Wrap lm-eval prompts in the model's chat template.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Sequences per forward/generate batch.")] = 32,
-    task_opt: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--task-opt",
-            help="Benchmark option (repeatable): countdown.numbers=4; mmlu.slice=dev (default test).",
-        ),
-    ] = None,
-    max_new_tokens: Annotated[int, typer.Option(help="New tokens per cross-task attempt.")] = 128,
-    temperature: Annotated[float, typer.Option(help="Cross-task sampling temperature (0: greedy).")] = 0.0,
-    dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
 ) -> None:
-    """General benchmarks (lm-eval) and cross-task accuracy for models A, B, ...: scores, B - A, 95% CIs."""
-    from reflectrl.config import parse_value
-    from reflectrl.console import out as stdout
-    from reflectrl.forgetting import print_table, run_forgetting
+    """General benchmarks (lm-eval) and cross-task accuracy for models A, B, ...: scores, B - A, 95% CIs.
 
-    options: dict[str, dict[str, Any]] = {}
-    for item in task_opt or []:
-        key, sep, value = item.partition("=")
-        name, dot, field = key.strip().rpartition(".")
-        if not sep or not dot:
-            raise ReflectrlError(f"--task-opt {item!r}: expected task.key=value, e.g. countdown.numbers=4")
-        options.setdefault(name, {})[field] = parse_value(value)
-    report = run_forgetting(
-        model,
-        [b.strip() for b in benchmarks.split(",") if b.strip()],
-        limit or None,
-        data_dir,
-        out,
-        online=online,
-        num_fewshot=num_fewshot,
-        max_gen_toks=max_gen_toks,
-        chat_template=chat_template,
-        batch_size=batch_size,
-        task_options=options,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        dtype=dtype,
-        threads=threads,
+    Every setting is in the config's `forgetting` section (--set forgetting.options.mmlu.slice=dev, ...)."""
+    from reflectrl.console import out as stdout
+    from reflectrl.forgetting import print_table
+    from reflectrl.pipeline import run_forgetting_stage
+
+    cfg = _config(
+        config,
+        sets,
+        **{"task_opts": task_opt, "forgetting.limit": limit},
+        **({"forgetting.benchmarks": f"[{benchmarks}]"} if benchmarks else {}),
     )
+    folder = out or Path(cfg.out_dir) / "forgetting"
+    report = run_forgetting_stage(cfg, model, folder)
     print_table(report)
-    stdout.print(f"report: {out / 'forgetting.md'}, {out / 'forgetting.json'}")
+    stdout.print(f"report: {folder / 'forgetting.md'}, {folder / 'forgetting.json'}")
     if not report["benchmarks"]:
         raise ReflectrlError(f"no benchmark had data ({'; '.join(report['skipped'].values())})")
+
+
+# Flags and forms that moved, so an old command gets one line naming the new one.
+MOVED = {
+    "forgetting": {
+        "--data-dir": "--set forgetting.data_dir=DIR",
+        "--online": "--set forgetting.online=true",
+        "--num-fewshot": "--set forgetting.num_fewshot=N",
+        "--max-gen-toks": "--set forgetting.max_gen_toks=N",
+        "--chat-template": "--set forgetting.chat_template=true",
+        "--no-chat-template": "--set forgetting.chat_template=false",
+        "--batch-size": "--set engine.batch_size=N",
+        "--max-new-tokens": "--set forgetting.max_new_tokens=N",
+        "--temperature": "--set forgetting.temperature=T",
+        "--dtype": "--set model.dtype=DTYPE",
+        "--threads": "--set model.threads=N",
+    },
+}
+
+
+def check_moved(argv: list[str]) -> None:
+    """A one-line error for a flag or form an earlier reflectrl took (see MOVED)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in ("run", "compare"):
+        rest = argv[argv.index(command) + 1 :]
+        if rest and not rest[0].startswith("-"):
+            raise ReflectrlError(
+                f"`reflectrl {command}` takes the config as --config: reflectrl {command} --config {rest[0]}"
+            )
+    for flag, new in MOVED.get(command or "", {}).items():
+        if any(a == flag or a.startswith(flag + "=") for a in argv):
+            raise ReflectrlError(f"`reflectrl {command} {flag}` is now {new} (settings live in the config)")
 
 
 def main() -> None:
     """Console entry point: user errors are one line (full traceback with --debug)."""
     try:
+        check_moved(sys.argv[1:])
         app()
     except ReflectrlError as e:
         if _DEBUG["on"]:

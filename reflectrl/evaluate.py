@@ -24,6 +24,7 @@ from reflectrl.rollout.episode import run_episodes, run_turns
 from reflectrl.stats import mcnemar_exact, paired_diff_ci, rate
 from reflectrl.tasks import Task
 from reflectrl.tasks.base import stable_hash
+from reflectrl.tasks.guard import verifier_errors_reported
 
 
 def evaluate(
@@ -45,7 +46,10 @@ def evaluate(
     _check_identity(out / "eval_identity.json", identity)
 
     dev = eval_cfg.split == "dev"
-    examples = task.load("train" if dev else eval_cfg.split)[(dev_start if dev else 0) + eval_cfg.offset :]
+    if eval_cfg.split == "all":  # a user's own data file, whole: its train part, then its test part
+        examples = (task.load("train") + task.load("test"))[eval_cfg.offset :]
+    else:
+        examples = task.load("train" if dev else eval_cfg.split)[(dev_start if dev else 0) + eval_cfg.offset :]
     if eval_cfg.limit is not None:
         examples = examples[: eval_cfg.limit]
     if not examples:
@@ -61,7 +65,7 @@ def evaluate(
 
     tokens = 0
     started = time.time()
-    with JsonlWriter(part_path(samples_path)) as writer, progress() as bar:
+    with JsonlWriter(part_path(samples_path)) as writer, progress() as bar, verifier_errors_reported("eval"):
         job = bar.add_task("eval", total=len(here), completed=already, rate="")
 
         def on_batch(seqs: int, new_tokens: int) -> None:
@@ -74,7 +78,7 @@ def evaluate(
             chunk = examples[start : start + eval_cfg.chunk_size]
             if all(ex["id"] in done for ex in chunk):
                 continue
-            samplings = (episode.sampling("attempt"), episode.sampling("reflection"), episode.sampling("retry"))
+            samplings = tuple(episode.sampling(turn, eval_cfg) for turn in ("attempt", "reflection", "retry"))
             seed = stable_hash(eval_cfg.seed, chunk[0]["id"]) % 2**31
             if eval_cfg.turns is None:
                 records = run_episodes(
@@ -122,14 +126,20 @@ def eval_identity(cfg, model_name: str) -> dict[str, Any]:
     # existed still resume.
     multi = cfg.eval.turns is not None
     dev = {"dev_start": cfg.dev_start()} if cfg.eval.split == "dev" else {}
+    # Sampling moved from `episode` to `eval` (eval.temperature, eval.top_p): it stays where older folders
+    # recorded it, so they still resume; top_k and chat_template_kwargs join only when set.
+    episode = cfg.episode.model_dump(mode="json", exclude=None if multi else {"between_turns", "retry_message"})
+    episode |= {"temperature": cfg.eval.temperature, "top_p": cfg.eval.top_p}
+    episode |= {"top_k": cfg.eval.top_k} if cfg.eval.top_k else {}
+    sampling = {"limit", "chunk_size", "shipped", "temperature", "top_p", "top_k"}
+    template = {"chat_template_kwargs": cfg.model.chat_template_kwargs} if cfg.model.chat_template_kwargs else {}
     return {
         **dev,
         "model": model_name,
+        **template,
         "task": cfg.task.model_dump(mode="json"),
-        "episode": cfg.episode.model_dump(mode="json", exclude=None if multi else {"between_turns", "retry_message"}),
-        "eval": cfg.eval.model_dump(
-            mode="json", exclude={"limit", "chunk_size", "shipped", *([] if multi else ["turns"])}
-        ),
+        "episode": episode,
+        "eval": cfg.eval.model_dump(mode="json", exclude={*sampling, *([] if multi else ["turns"])}),
     }
 
 
@@ -201,7 +211,7 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
     from reflectrl.stats import Rate
 
     def show(d: dict[str, Any]) -> str:
-        return str(Rate(d["k"], d["n"], d["ci_low"], d["ci_high"]))
+        return str(Rate.from_dict(d))
 
     lines = [title] if title else []
     lines.append(f"  first try                      {show(summary['first_try'])}")

@@ -1,4 +1,5 @@
-"""Crash-safe files: append-only JSONL that resumes after a kill, and atomic whole-file writes."""
+"""Crash-safe files (append-only JSONL that resumes after a kill, atomic whole-file writes) and the readers of
+users' data files (``json_objects``, ``data_records``), whose bad lines are one-line errors naming file and line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,53 @@ def json_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(row, dict):
                 raise ReflectrlError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
             yield line_no, row
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line of a data file that is not JSON. Task loaders skip and count it, or with ``strict`` stop on it
+    with a one-line error naming the file and line (``where`` from ``data_records``)."""
+
+    error: str  # json's message, e.g. "Expecting value"
+
+
+def data_records(path: str | Path) -> list[tuple[str, Any]]:
+    """(where, record) for every record of a task's data file: JSON Lines (``where`` is ``file:line``), a
+    ``.json`` file holding one JSON list (``file:item i``) or Parquet (``file:row i``). A line that is not JSON
+    comes back as a ``BadLine``, so one bad line need not cost the whole file; a file that cannot be read or
+    parsed at all is a ReflectrlError. Records are not checked: each task knows its own fields."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            rows = pq.read_table(path).to_pylist()
+        except Exception as e:
+            raise ReflectrlError(f"{path}: cannot read Parquet ({e.__class__.__name__}: {e})") from e
+        return [(f"{path}:row {i}", r) for i, r in enumerate(rows)]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ReflectrlError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
+    if path.suffix == ".json" and text.lstrip().startswith("["):  # one JSON list, e.g. xLAM's own release
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ReflectrlError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from e
+        except (ValueError, RecursionError) as e:  # an int over Python's digit limit, absurd nesting
+            raise ReflectrlError(f"{path}: invalid JSON ({e.__class__.__name__}: {e})") from e
+        return [(f"{path}:item {i}", r) for i, r in enumerate(rows)]
+    records: list[tuple[str, Any]] = []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append((f"{path}:{line_no}", json.loads(line)))
+        except json.JSONDecodeError as e:
+            records.append((f"{path}:{line_no}", BadLine(e.msg)))
+        except (ValueError, RecursionError) as e:
+            records.append((f"{path}:{line_no}", BadLine(f"{e.__class__.__name__}: {e}")))
+    return records
 
 
 class JsonlWriter:

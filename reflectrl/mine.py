@@ -20,6 +20,7 @@ from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import attempt_prompt
 from reflectrl.tasks import Example, Task
 from reflectrl.tasks.base import stable_hash
+from reflectrl.tasks.guard import verifier_errors_reported
 
 
 def mine(
@@ -42,7 +43,7 @@ def mine(
     # Under `accelerate launch` each process mines its share of the chunks into its own part file.
     starts = my_chunks(len(queries), chunk_size)
     mine_here = [q for s in starts for q in queries[s : s + chunk_size]]
-    with JsonlWriter(part_path(mined_path)) as writer, progress() as bar:
+    with JsonlWriter(part_path(mined_path)) as writer, progress() as bar, verifier_errors_reported("mine"):
         job = bar.add_task("mine", total=len(mine_here), completed=sum(q["id"] in done for q in mine_here), rate="")
 
         def on_batch(seqs: int, new_tokens: int) -> None:

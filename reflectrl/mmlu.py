@@ -140,7 +140,7 @@ def prepare(data_dir: Path, limit: int | None, options: dict[str, Any], out_file
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in chosen), encoding="utf-8")
     per_topic = Counter(q["subject"] for q in chosen)
-    from reflectrl.forgetting import sha256_file
+    from reflectrl.forgetting_benchmarks import sha256_file  # not at the top: that module imports this one
 
     return {
         "kind": "local",

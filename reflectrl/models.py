@@ -1,18 +1,22 @@
 """Load causal LMs: the embedded default (SmolLM2-135M-Instruct shipped as GGUF on PyPI), a local
-folder, or a hub name. Also picks dtype, device and threads."""
+folder, or a hub name. Also picks dtype, device and threads, and saves model folders atomically."""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
+from reflectrl.config import ModelConfig
 from reflectrl.errors import ReflectrlError
 
 DEFAULT_MODEL = "default"
@@ -25,6 +29,26 @@ _TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.fl
 def cache_dir() -> Path:
     """Where converted models and other caches live; ``REFLECTRL_CACHE`` moves it."""
     return Path(os.environ.get("REFLECTRL_CACHE") or Path.home() / ".cache" / "reflectrl").expanduser()
+
+
+@contextmanager
+def atomic_folder(path: Path, replace: bool = True) -> Iterator[Path]:
+    """A fresh folder beside ``path`` to write a model into, renamed to ``path`` when the block ends without an
+    error: a process killed while saving never leaves half a model where ``from_pretrained`` would look. An older
+    ``path`` is replaced; with ``replace=False`` it is kept (another process saved the same model first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        yield tmp
+        if replace and path.exists():
+            shutil.rmtree(path)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if replace or not path.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def default_model_path() -> Path:
@@ -47,22 +71,13 @@ def default_model_path() -> Path:
     from reflectrl.console import info
 
     info(f"converting the embedded {DEFAULT_GGUF} to safetensors under {target} (once)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{DEFAULT_NAME}."))
-    try:
+    with atomic_folder(target, replace=False) as tmp:  # concurrent processes: the first one's folder stays
         tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=DEFAULT_GGUF)
         model = AutoModelForCausalLM.from_pretrained(
             gguf_dir, gguf_file=DEFAULT_GGUF, quantization_config=GgufConfig(dequantize=True)
         )
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        try:
-            os.rename(tmp, target)  # atomic: a killed conversion never leaves a half-written model
-        except OSError:
-            if not (target / "model.safetensors").is_file():  # not a concurrent process that won the race
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -136,36 +151,74 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def load_tokenizer(name: str):
+def load_tokenizer(name: str, options: ModelConfig | None = None):
+    """The tokenizer of ``name``, with ``options.chat_template_kwargs`` set in its chat template."""
     from transformers import AutoTokenizer
 
+    options = options or ModelConfig()
     path = resolve_model(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=options.trust_remote_code)
     except Exception as e:
         raise ReflectrlError(f"cannot load tokenizer of {name!r} ({path}): {_first_line(e)}") from e
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
         raise ReflectrlError(f"model {name!r} has no chat template; reflectrl needs a chat (instruct) model")
+    if options.chat_template_kwargs:
+        template = tokenizer.chat_template
+        variables = options.chat_template_kwargs
+        tokenizer.chat_template = (
+            {k: with_template_variables(t, variables) for k, t in template.items()}
+            if isinstance(template, dict)
+            else with_template_variables(template, variables)
+        )
     return tokenizer
 
 
-def load_model(name: str, dtype: Dtype = "auto", device: str = "auto", threads: int | None = None):
-    """(model, tokenizer) ready for generation or training. One-line ReflectrlError on failure."""
+_TEMPLATE_VARIABLES = "{#- model.chat_template_kwargs (reflectrl) #}"
+
+
+def with_template_variables(template: str, variables: dict[str, Any]) -> str:
+    """``template`` with ``{% set name = value %}`` for each variable at its top, so whatever renders it (our
+    rollouts, lm-eval, a model saved with this tokenizer and loaded again) sees them. Variables set this way
+    before (a trained model loaded with other ones) are replaced."""
+    if template.startswith(_TEMPLATE_VARIABLES):
+        template = template.split(_TEMPLATE_VARIABLES, 2)[2]
+    sets = "".join(f"{{%- set {k} = {'none' if v is None else json.dumps(v)} %}}" for k, v in variables.items())
+    return f"{_TEMPLATE_VARIABLES}{sets}{_TEMPLATE_VARIABLES}{template}"
+
+
+def load_model(
+    name: str,
+    dtype: Dtype = "auto",
+    device: str = "auto",
+    threads: int | None = None,
+    options: ModelConfig | None = None,
+):
+    """(model, tokenizer) ready for generation or training. One-line ReflectrlError on failure. ``options``: a
+    ModelConfig whose bring-your-own-model settings apply (trust_remote_code, attn_implementation, device_map,
+    chat_template_kwargs); its name, dtype, device and threads are the other arguments' business."""
     from transformers import AutoModelForCausalLM
 
+    options = options or ModelConfig()
     set_threads(threads)
     path = resolve_model(name)
     dev = pick_device(device)
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(dtype, dev))
+        model = AutoModelForCausalLM.from_pretrained(
+            path,
+            dtype=pick_dtype(dtype, dev),
+            trust_remote_code=options.trust_remote_code,
+            attn_implementation=options.attn_implementation,
+            device_map=options.device_map,
+        )
     except Exception as e:
         raise ReflectrlError(f"cannot load model {name!r} ({path}): {_first_line(e)}") from e
-    tokenizer = load_tokenizer(name)
+    tokenizer = load_tokenizer(name, options)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model.to(dev), tokenizer
+    return (model if options.device_map else model.to(dev)), tokenizer
 
 
 def _first_line(e: BaseException) -> str:

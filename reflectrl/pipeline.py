@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reflectrl.config import RunConfig, dump_config
+from reflectrl.config import RENAMED, RunConfig, dump_config
 from reflectrl.console import info
 from reflectrl.distributed import barrier, is_main
 from reflectrl.errors import ReflectrlError
-from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
+from reflectrl.jsonl import atomic_write_json, atomic_write_text
 from reflectrl.tasks import Example, Task, get_task
 
 
@@ -34,10 +34,12 @@ def splits(task: Task, cfg: RunConfig) -> tuple[list[Example], list[Example]]:
 
 
 def load(cfg: RunConfig, name: str, training: bool = False):
-    """``name`` for inference in ``model.dtype``, or for training with fp32 master weights (train/precision.py)."""
+    """``name`` for inference in ``model.dtype``, or for training with fp32 master weights (train/precision.py),
+    with the config's model options (trust_remote_code, chat_template_kwargs, ...)."""
     from reflectrl.models import load_model
 
-    return load_model(name, "fp32" if training else cfg.model.dtype, cfg.model.device, cfg.model.threads)
+    m = cfg.model
+    return load_model(name, "fp32" if training else m.dtype, m.device, m.threads, m)
 
 
 def run_eval(cfg: RunConfig, task: Task, model_name: str, out: Path, label: str) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def run_mine(cfg: RunConfig, task: Task, model_name: str, queries: list[Example]
 
     model, tok = load(cfg, model_name)
     engine = make_engine(cfg.engine, model, tok)
-    sampling = cfg.episode.sampling("attempt")
+    sampling = cfg.episode.sampling("attempt", cfg.train)  # the failures training learns from: its sampling
     stats = mine(engine, task, queries, out, cfg.mine.samples, sampling, cfg.mine.seed, cfg.mine.chunk_size)
     info("mined: " + format_stats(stats))
     return stats
@@ -75,22 +77,24 @@ def run_mine(cfg: RunConfig, task: Task, model_name: str, queries: list[Example]
 
 def run_train(cfg: RunConfig, task: Task, model_name: str, mine_dir: Path, out: Path) -> str:
     from reflectrl.train import get_algorithm
+    from reflectrl.train.pool import Mined
 
     final = out / "model"
     if not (final / "config.json").is_file():
+        train = get_algorithm(cfg.train.algorithm)
         model, tok = load(cfg, model_name, training=True)
-        failures = read_jsonl(mine_dir / "failures.jsonl")
-        queries = [r["example"] for r in read_jsonl(mine_dir / "mined.jsonl")]
-        get_algorithm(cfg.train.algorithm)(model, tok, task, failures, queries, cfg, out)
+        train(model, tok, task, Mined.read(mine_dir / "failures.jsonl"), cfg, out)
     return str(final)
 
 
-def run_forgetting_stage(cfg: RunConfig, models: list[str], out: Path) -> dict[str, Any]:
+def run_forgetting_stage(cfg: RunConfig, models: list[str], out: Path, labels: list[str] | None = None):
+    """Forgetting of ``models`` (the first is the reference) as ``cfg.forgetting`` and the model options say."""
     from reflectrl.forgetting import run_forgetting
 
-    if (out / "forgetting.json").is_file():
-        return json.loads((out / "forgetting.json").read_text())
     f = cfg.forgetting
+    options = {name: dict(opts) for name, opts in f.options.items()}
+    if cfg.task.name in f.benchmarks:  # the run's own task, cross-task: with the run's task options
+        options[cfg.task.name] = {**cfg.task.options, **options.get(cfg.task.name, {})}
     return run_forgetting(
         models,
         f.benchmarks,
@@ -98,15 +102,25 @@ def run_forgetting_stage(cfg: RunConfig, models: list[str], out: Path) -> dict[s
         f.data_dir,
         out,
         online=f.online,
-        labels=["start", "trained"],
+        labels=labels,
+        num_fewshot=f.num_fewshot,
+        max_gen_toks=f.max_gen_toks,
+        chat_template=f.chat_template,
         batch_size=cfg.engine.batch_size,
+        task_options=options,
+        max_new_tokens=f.max_new_tokens,
+        temperature=f.temperature,
         dtype=cfg.model.dtype,
         device=cfg.model.device,
         threads=cfg.model.threads,
+        model_options=cfg.model,
     )
 
 
 def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
+    from reflectrl.train import get_algorithm
+
+    get_algorithm(cfg.train.algorithm)  # an unknown algorithm fails now, not after the boost and mining
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _pin_config(out / "config.yaml", cfg)
@@ -134,8 +148,9 @@ def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
     stage("mine", run_mine, cfg, task, start_model, mine_queries, out / "mine")
     trained = stage("train", run_train, cfg, task, start_model, out / "mine", out / "train")
     stage("eval-trained", run_eval, cfg, task, trained, out / "eval-trained", "trained model")
-    if cfg.forgetting.enabled:
-        stage("forgetting", main_only, run_forgetting_stage, cfg, [start_model, trained], out / "forgetting")
+    if cfg.forgetting.enabled and not (out / "forgetting" / "forgetting.json").is_file():
+        models, labels = [start_model, trained], ["start", "trained"]
+        stage("forgetting", main_only, run_forgetting_stage, cfg, models, out / "forgetting", labels)
 
     from reflectrl.report import write_report
 
@@ -160,7 +175,7 @@ def _changed_keys(pinned: str, cfg: RunConfig) -> list[str]:
             out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
         return out
 
-    old = flat(yaml.safe_load(pinned) or {})
+    old = {RENAMED.get(k, k): v for k, v in flat(yaml.safe_load(pinned) or {}).items()}  # pinned before a rename
     new = flat(cfg.model_dump(mode="json"))
     default = flat(RunConfig().model_dump(mode="json"))
     changed = []

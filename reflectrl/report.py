@@ -27,10 +27,6 @@ def save_figure(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _rate(d: dict[str, Any]) -> Rate:
-    return Rate(d["k"], d["n"], d["ci_low"], d["ci_high"])
-
-
 def _load_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -147,7 +143,7 @@ def plots(data: dict[str, Any], out: Path) -> list[str]:
     width = 0.8 / len(labels)
     for i, label in enumerate(labels):
         summary = data["evals"][label]["summary"]
-        rates = [_rate(summary[c]) for c in columns if c in summary]
+        rates = [Rate.from_dict(summary[c]) for c in columns if c in summary]
         xs = [j + i * width for j in range(len(rates))]
         ys = [100 * r.value for r in rates]
         # max(0, ...): at 0/n or n/n float rounding can put the interval's end a hair past the rate
@@ -196,7 +192,9 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
         ("retry_after_failure", "retry success after a failure"),
         ("resample_after_failure", "fresh sample success after a failure"),
     ):
-        cells = [str(_rate(evals[lab]["summary"][key])) if key in evals[lab]["summary"] else "n/a" for lab in labels]
+        cells = [
+            str(Rate.from_dict(evals[lab]["summary"][key])) if key in evals[lab]["summary"] else "n/a" for lab in labels
+        ]
         rows.append([name, *cells])
     length = ["mean reflection tokens"]
     for lab in labels:
@@ -299,7 +297,7 @@ def _four_columns(evals: dict[str, Any]) -> list[str]:
         if lab in evals:
             s = evals[lab]["summary"]
             cols += [f"{lab} first try", f"{lab} second try"]
-            cells += [str(_rate(s["first_try"])), str(_rate(s["second_try"]))]
+            cells += [str(Rate.from_dict(s["first_try"])), str(Rate.from_dict(s["second_try"]))]
     return [_md_table(cols, [cells])] if cells else []
 
 
@@ -311,7 +309,7 @@ def _by_category(evals: dict[str, Any], labels: list[str]) -> str:
         row = [cat]
         for lab in labels:
             m = evals[lab]["summary"].get("by_category", {}).get(cat)
-            row += [str(_rate(m["first_try"])), str(_rate(m["second_try"]))] if m else ["n/a", "n/a"]
+            row += [str(Rate.from_dict(m["first_try"])), str(Rate.from_dict(m["second_try"]))] if m else ["n/a", "n/a"]
         rows.append(row)
     header = ["category", *[f"{lab} {turn}" for lab in labels for turn in ("first try", "second try")]]
     return _md_table(header, rows) if rows else ""
@@ -350,11 +348,13 @@ def _reflection_tables(evals: dict[str, Any], labels: list[str]) -> list[str]:
     rows = [["reflections measured", *[str(refl[lab]["n"]) for lab in have]]]
     means = [[f"mean {k.replace('_', ' ')}", *[_num(refl[lab][f"mean_{k}"]) for lab in have]] for k in reflections.BINS]
     rows += means
-    rows += [[flag.replace("_", " "), *[str(_rate(refl[lab][flag])) for lab in have]] for flag in reflections.FLAGS]
+    rows += [
+        [flag.replace("_", " "), *[str(Rate.from_dict(refl[lab][flag])) for lab in have]] for flag in reflections.FLAGS
+    ]
 
     def cell(lab: str, key: str, value: str) -> str:
         got = refl[lab]["retry_success_by"][key].get(value)
-        return str(_rate(got)) if got else "n/a"
+        return str(Rate.from_dict(got)) if got else "n/a"
 
     by = [
         [f"{key.replace('_', ' ')}: {value}", *[cell(lab, key, value) for lab in have]]

@@ -29,6 +29,11 @@ class Rate:
     def as_dict(self) -> dict[str, float | int]:
         return {"k": self.k, "n": self.n, "rate": self.value, "ci_low": self.low, "ci_high": self.high}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, float | int]) -> Rate:
+        """The inverse of ``as_dict`` (a rate read back from a summary.json)."""
+        return cls(d["k"], d["n"], d["ci_low"], d["ci_high"])
+
 
 def wilson(k: int, n: int, z: float = Z95) -> Rate:
     """Wilson score interval: well behaved near 0% and 100%, unlike the normal approximation."""

@@ -67,6 +67,7 @@ try:
     from reflectrl.tasks.countdown import solve
     from reflectrl.train import loop
     from reflectrl.train.boost import boost
+    from reflectrl.train.pool import Mined
     from reflectrl.train.precision import resolve_precision
     from reflectrl.train.r3 import train_r3
 except Exception as e:  # ImportError, or a package too old or too new for another
@@ -233,7 +234,8 @@ def r3_hf_engine():
     cfg = load_config(None, r3_overrides)
     model, tok = load_model(model_dir, dtype="fp32", device=args.device)
     seen = ComputeDtypes(model)
-    r3_final = train_r3(model, tok, task, failures_of(task, task.load("train")[:2]), [], cfg, work / "r3-hf")
+    mined = Mined(failures=failures_of(task, task.load("train")[:2]))
+    r3_final = train_r3(model, tok, task, mined, cfg, work / "r3-hf")
     seen.handle.remove()
     check("r3 hf: fp32 master weights", dtypes(model) == ["float32"], f"params {dtypes(model)}")
     detail = f"linear output {sorted(seen.train)}; rollouts generated in {sorted(seen.generate)}"
@@ -266,7 +268,7 @@ def r3_scripted():
     loop._engine = lambda cfg, policy, tokenizer: ScriptedEngine(tok, script)
     seen = ComputeDtypes(model)
     try:
-        train_r3(model, tok, task, failures_of(task, examples), [], cfg, work / "r3-scripted")
+        train_r3(model, tok, task, Mined(failures=failures_of(task, examples)), cfg, work / "r3-scripted")
     finally:
         loop._engine = real_engine
         seen.handle.remove()

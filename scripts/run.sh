@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export TOKENIZERS_PARALLELISM=false
-exec .venv/bin/reflectrl run configs/countdown-default.yaml "$@"
+exec .venv/bin/reflectrl run --config configs/countdown-default.yaml "$@"

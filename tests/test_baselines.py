@@ -27,6 +27,7 @@ from reflectrl.rollout.episode import (
 from reflectrl.tasks import get_task
 from reflectrl.tasks.countdown import solve_all
 from reflectrl.train.grpo import FirstAttempt
+from reflectrl.train.pool import Mined
 from reflectrl.train.rise import collate, collect, make_rwr_trainer, rwr_loss, train_rise, training_rows
 
 runner = CliRunner()
@@ -97,7 +98,7 @@ def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_d
             "train.dynamic_sampling=false",
         ],
     )
-    final = train_grpo(model, tok, task, [], task.load("train")[:6], cfg, tmp_path)
+    final = train_grpo(model, tok, task, Mined(queries=task.load("train")[:6]), cfg, tmp_path)
     assert (final / "config.json").is_file()
     spent = json.loads((tmp_path / "generated_tokens.json").read_text())
     # Each step samples 2 attempts of at most 5 tokens: training stops at the first step reaching 12 tokens.
@@ -226,7 +227,7 @@ def test_rise_rounds_budget_and_resume(tmp_path, tiny_model_dir):
         + ["rise.batch_size=4", "episode.max_attempt_tokens=4", "train.report_to=[none]", "train.budget_tokens=40"],
     )
     queries = task.load("train")[:6]
-    final = train_rise(model, tok, task, [], queries, cfg, tmp_path)
+    final = train_rise(model, tok, task, Mined(queries=queries), cfg, tmp_path)
     assert (final / "config.json").is_file()
     spent = json.loads((tmp_path / "generated_tokens.json").read_text())
     rounds = sorted(p.name for p in tmp_path.glob("round-*") if (p / "model").is_dir())
@@ -243,23 +244,27 @@ def test_rise_rounds_budget_and_resume(tmp_path, tiny_model_dir):
     points = [m for m in read_jsonl(tmp_path / "metrics.jsonl") if "best_of_n_success" in m]
     assert [p["round"] for p in points] == list(range(len(rounds)))
     before = {p: p.read_bytes() for p in tmp_path.glob("round-*/collected.jsonl")}
-    train_rise(model, tok, task, [], queries, cfg, tmp_path)  # complete: a no-op
+    train_rise(model, tok, task, Mined(queries=queries), cfg, tmp_path)  # complete: a no-op
     assert before == {p: p.read_bytes() for p in tmp_path.glob("round-*/collected.jsonl")}
 
 
 # ------------------------------------------------------------------------------------- reflect-prompt
 
 
-def test_reflect_prompt_returns_the_starting_model_unchanged(tmp_path, tiny_model_dir):
+def test_reflect_prompt_is_a_baseline_not_a_training_algorithm(tmp_path):
+    """It trains nothing: `train` and `run` refuse it (before any stage runs), `compare` evaluates the starting
+    model under its name."""
+    from reflectrl.compare import entries
+    from reflectrl.pipeline import run_pipeline
     from reflectrl.train import get_algorithm
 
-    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
-    cfg = load_config(None)
-    final = get_algorithm("reflect-prompt")(model, tok, _task(), [], [], cfg, tmp_path)
-    again, _ = load_model(str(final), dtype="fp32", device="cpu")
-    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
-        assert torch.equal(a, b), name
-    assert json.loads((tmp_path / "generated_tokens.json").read_text())["generated_tokens"] == 0
+    with pytest.raises(Exception, match="reflect-prompt trains nothing"):
+        get_algorithm("reflect-prompt")
+    with pytest.raises(Exception, match="reflect-prompt trains nothing"):
+        run_pipeline(load_config(None, [f"out_dir={tmp_path / 'run'}", "train.algorithm=reflect-prompt"]))
+    assert not (tmp_path / "run").exists()
+    cfg = load_config(None, ["compare.algorithms=[reflect-prompt, reflect-prompt:retry]"])
+    assert [e["between_turns"] for e in entries(cfg)] == ["reflect", "retry"]
 
 
 # ------------------------------------------------------------------------------------- multi-turn metrics
@@ -392,7 +397,7 @@ def test_compare_end_to_end_then_resume_is_a_no_op(tiny_model_dir, tmp_path):
     }  # fmt: skip
     path = tmp_path / "cmp.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    result = runner.invoke(app, ["compare", str(path)])
+    result = runner.invoke(app, ["compare", "--config", str(path)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "compare_report.json").read_text())
     rows = {r["label"]: r for r in report["rows"]}
@@ -418,7 +423,7 @@ def test_compare_end_to_end_then_resume_is_a_no_op(tiny_model_dir, tmp_path):
     before = {p: p.read_bytes() for p in out.glob("eval/*/samples.jsonl")} | {
         p: p.read_bytes() for p in out.glob("train/*/generated_tokens.json")
     }
-    result = runner.invoke(app, ["compare", str(path)])
+    result = runner.invoke(app, ["compare", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert before == {p: p.read_bytes() for p in before}  # every stage was complete: nothing redone
 

@@ -35,12 +35,15 @@ def test_bad_config_values(tmp_path):
         "eval:\n  limit: many\n": "eval.limit: Input should be a valid integer, unable to parse string as an "
         "integer (got 'many')",
         "eval:\n  limit: 0\n": "eval.limit: Input should be greater than or equal to 1 (got 0)",
+        "episode:\n  temperature: 0\n": "episode.temperature is now eval.temperature (see reflectrl/config.py)",
     }
     for i, (text, expected) in enumerate(cases.items()):
         path = tmp_path / f"c{i}.yaml"
         path.write_text(text)
         result = cli("eval", "--config", str(path))
         assert result.stderr.strip() == one_line_error(result) == f"error: {path}: {expected}"
+    renamed = one_line_error(cli("eval", "--set", "episode.top_p=0.5"))
+    assert renamed == "error: override: episode.top_p is now eval.top_p (see reflectrl/config.py)"
 
 
 def test_missing_and_corrupt_model_folders(tmp_path, tiny_model_dir):

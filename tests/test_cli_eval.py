@@ -109,8 +109,8 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(ReflectrlError, match=r"eval.limit: Input should be a valid integer.*'many'"):
         load_config(None, ["eval.limit=many"])
-    with pytest.raises(ReflectrlError, match=r"episode.temperature: Input should be greater than or equal to 0"):
-        load_config(None, ["episode.temperature=-1"])
+    with pytest.raises(ReflectrlError, match=r"eval.temperature: Input should be greater than or equal to 0"):
+        load_config(None, ["eval.temperature=-1"])
     f = tmp_path / "c.yaml"
     f.write_text("eval: [1, 2\n")
     with pytest.raises(ReflectrlError, match=r"c.yaml:\d+: invalid YAML"):
@@ -131,3 +131,17 @@ def test_jsonl_repairs_torn_tail(tmp_path):
     path.write_text('{"a": 1}\nnot json\n')
     with pytest.raises(ReflectrlError, match=r"x.jsonl:2: corrupt JSONL record"):
         read_jsonl(path)
+
+
+def test_all_split_evaluates_every_problem_of_the_data(tiny_model_dir, tmp_path):
+    from reflectrl.tasks import get_task
+
+    out = tmp_path / "all"
+    args = [a.replace("train_size=10", "train_size=4").replace("test_size=8", "test_size=3") for a in
+            _eval_args(tiny_model_dir, out)]  # fmt: skip
+    del args[args.index("--limit") : args.index("--limit") + 2]  # eval.limit=null: every problem
+    result = runner.invoke(app, [*args, "--split", "all", "--set", "eval.limit=null"])
+    assert result.exit_code == 0, result.output
+    task = get_task("countdown", train_size=4, test_size=3)
+    every = [ex["id"] for ex in task.load("train") + task.load("test")]
+    assert sorted(r["id"] for r in read_jsonl(out / "samples.jsonl")) == sorted(every) and len(every) == 7

@@ -12,6 +12,7 @@ from reflectrl.config import load_config
 from reflectrl.jsonl import read_jsonl
 from reflectrl.models import load_model
 from reflectrl.tasks import get_task
+from reflectrl.train.pool import Mined
 
 runner = CliRunner()
 TINY = 1e-6  # seconds: any step or chunk exceeds it
@@ -29,7 +30,7 @@ def test_budget_seconds_stops_the_rl_loop_after_one_step_and_resumed_sittings_ad
     common = ["train.num_generations=2", "train.groups_per_step=1", "train.report_to=[none]", "train.save_steps=1"]
     common += ["episode.max_attempt_tokens=4", "train.dynamic_sampling=false"]
     cfg = load_config(None, [*common, "train.steps=50", f"train.budget_seconds={TINY}"])
-    train_grpo(model, tok, task, [], task.load("train")[:6], cfg, tmp_path)
+    train_grpo(model, tok, task, Mined(queries=task.load("train")[:6]), cfg, tmp_path)
     spent = json.loads((tmp_path / "generated_tokens.json").read_text())
     assert spent["steps"] == 1 and spent["train_seconds"] > 0 and spent["generated_tokens"] > 0
     (row,) = [m for m in read_jsonl(tmp_path / "metrics.jsonl") if "reward" in m]
@@ -39,7 +40,7 @@ def test_budget_seconds_stops_the_rl_loop_after_one_step_and_resumed_sittings_ad
 
     # A second sitting with a larger budget continues from the checkpoint and adds its step's time.
     cfg = load_config(None, [*common, "train.steps=2", "train.budget_seconds=1e9"])
-    train_grpo(model, tok, task, [], task.load("train")[:6], cfg, tmp_path)
+    train_grpo(model, tok, task, Mined(queries=task.load("train")[:6]), cfg, tmp_path)
     again = json.loads((tmp_path / "generated_tokens.json").read_text())
     rows = [m for m in read_jsonl(tmp_path / "metrics.jsonl") if "reward" in m]
     assert again["steps"] == 2 and [m["step"] for m in rows] == [1, 2]
@@ -58,7 +59,7 @@ def test_rise_stops_by_seconds_and_a_resumed_sitting_recounts_the_stored_time(tm
         + [f"train.budget_seconds={TINY}"],
     )
     queries = task.load("train")[:6]
-    train_rise(model, tok, task, [], queries, cfg, tmp_path)
+    train_rise(model, tok, task, Mined(queries=queries), cfg, tmp_path)
     spent = json.loads((tmp_path / "generated_tokens.json").read_text())
     # Round 0's share is used up by its first chunk: one chunk (of 2 queries) collected, trained, then stop.
     assert sorted(p.name for p in tmp_path.glob("round-*") if (p / "model").is_dir()) == ["round-0"]
@@ -75,7 +76,7 @@ def test_rise_stops_by_seconds_and_a_resumed_sitting_recounts_the_stored_time(tm
     assert checkpoints and all(0 < json.loads(p.read_text())["seconds"] <= trained["seconds"] for p in checkpoints)
 
     # Resumed: nothing is redone, and the time comes from what the first sitting stored, not from a new clock.
-    train_rise(model, tok, task, [], queries, cfg, tmp_path)
+    train_rise(model, tok, task, Mined(queries=queries), cfg, tmp_path)
     assert json.loads((tmp_path / "generated_tokens.json").read_text()) == spent
 
 
@@ -100,7 +101,7 @@ def test_compare_at_equal_seconds_and_tokens_reports_both_units_and_r3_minus_grp
     out = tmp_path / "cmp"
     path = tmp_path / "cmp.yaml"
     path.write_text(yaml.safe_dump(_compare_config(tiny_model_dir, out, budget_tokens=100000, budget_seconds=TINY)))
-    result = runner.invoke(app, ["compare", str(path)])
+    result = runner.invoke(app, ["compare", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "compare.json").read_text())["budget"] == {"tokens": 100000, "seconds": TINY}
     report = json.loads((out / "compare_report.json").read_text())
@@ -121,7 +122,7 @@ def test_compare_at_equal_seconds_and_tokens_reports_both_units_and_r3_minus_grp
 
     # Another budget in the same folder is refused before anything runs: results at two budgets would mix.
     path.write_text(yaml.safe_dump(_compare_config(tiny_model_dir, out, budget_tokens=100000, budget_seconds=5.0)))
-    result = runner.invoke(app, ["compare", str(path)])
+    result = runner.invoke(app, ["compare", "--config", str(path)])
     assert result.exit_code != 0  # `reflectrl` itself prints a ReflectrlError as one line
     assert "1e-06 s of training time" in str(result.exception) and "new out_dir" in str(result.exception)
 

@@ -207,6 +207,28 @@ def test_data_file_formats_and_malformed_records(tmp_path):
         get_task("countdown", data_file=str(tmp_path / "missing.jsonl")).load("train")
 
 
+def test_one_reader_for_both_tasks_data_files(tmp_path):
+    from reflectrl.jsonl import BadLine, data_records
+
+    lines = tmp_path / "d.jsonl"
+    lines.write_text('{"a": 1}\n\n{bad\n[1]\n{"x": ' + "9" * 5000 + "}\n")
+    assert data_records(lines) == [
+        (f"{lines}:1", {"a": 1}),
+        (f"{lines}:3", BadLine("Expecting property name enclosed in double quotes")),
+        (f"{lines}:4", [1]),  # JSON, but not an object: each task says what it expects
+        (f"{lines}:5", BadLine(data_records(lines)[3][1].error)),
+    ]
+    assert data_records(lines)[3][1].error.startswith("ValueError: Exceeds the limit")  # not a crash
+    listed = tmp_path / "d.json"
+    listed.write_text('[{"a": 1}, 2]')
+    assert data_records(listed) == [(f"{listed}:item 0", {"a": 1}), (f"{listed}:item 1", 2)]
+    listed.write_text('[{"a": 1},\n oops]')
+    with pytest.raises(ReflectrlError, match=r"d.json: invalid JSON at line 2: Expecting value"):
+        data_records(listed)
+    with pytest.raises(ReflectrlError, match=r"missing.jsonl: cannot read \(FileNotFoundError"):
+        data_records(tmp_path / "missing.jsonl")
+
+
 def test_user_task_from_file(tmp_path):
     f = tmp_path / "parity.py"
     f.write_text(

@@ -241,8 +241,8 @@ def test_cli_on_tiny_model_matches_hand_computed_choices(tiny_model_dir, tiny_lm
     _write(d / "math" / "test.jsonl", MATH_ROWS[:2])
     out = tmp_path / "out"
     args = ["forgetting", "--model", str(tiny_model_dir), "--model", str(tiny_model_dir), "--benchmarks",
-            "gsm8k,math,mmlu_pro,hellaswag", "--limit", "3", "--data-dir", str(d), "--out", str(out),
-            "--max-gen-toks", "4"]  # fmt: skip
+            "gsm8k,math,mmlu_pro,hellaswag", "--limit", "3", "--set", f"forgetting.data_dir={d}", "--out", str(out),
+            "--set", "forgetting.max_gen_toks=4"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Forgetting" in result.output and "hellaswag" in result.output
@@ -289,7 +289,8 @@ def test_missing_benchmark_is_skipped_and_bad_rows_name_the_line(tiny_model_dir,
 def test_nothing_to_run_is_a_one_line_error(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-c", "from reflectrl.cli import main; main()", "forgetting", "--model", "default",
-         "--benchmarks", "gsm8k,hellaswag", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")],
+         "--benchmarks", "gsm8k,hellaswag", "--set", f"forgetting.data_dir={tmp_path / 'empty'}", "--out",
+         str(tmp_path / "o")],
         capture_output=True,
         text=True,
     )  # fmt: skip
@@ -325,7 +326,7 @@ def test_online_uses_lm_eval_standard_tasks_and_fails_clearly_offline(tmp_path):
 
     proc = subprocess.run(
         [sys.executable, "-c", "from reflectrl.cli import main; main()", "forgetting", "--model", "default",
-         "--benchmarks", "gsm8k,math", "--online", "--out", str(tmp_path / "o")],
+         "--benchmarks", "gsm8k,math", "--set", "forgetting.online=true", "--out", str(tmp_path / "o")],
         capture_output=True,
         text=True,
         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
@@ -334,8 +335,8 @@ def test_online_uses_lm_eval_standard_tasks_and_fails_clearly_offline(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: gsm8k --online: the hub dataset openai/gsm8k is not reachable (")
-    assert "run without --online" in lines[0]
+    assert lines[0].startswith("error: gsm8k (forgetting.online): the hub dataset openai/gsm8k is not reachable (")
+    assert "set forgetting.online=false" in lines[0]
 
 
 TINY_TASK = '''
@@ -364,8 +365,8 @@ def test_cross_task_first_try(tiny_model_dir, tmp_path):
     task_file.write_text(TINY_TASK)
     out = tmp_path / "out"
     args = ["forgetting", "-m", str(tiny_model_dir), "-m", str(tiny_model_dir), "--benchmarks",
-            f"countdown,{task_file}:oracle", "--limit", "5", "--out", str(out), "--max-new-tokens", "6",
-            "--task-opt", "countdown.train_size=10", "--task-opt", "countdown.test_size=6"]  # fmt: skip
+            f"countdown,{task_file}:oracle", "--limit", "5", "--out", str(out), "--set", "forgetting.max_new_tokens=6",
+            "--task-opt", "train_size=10", "--set", "forgetting.options.countdown.test_size=6"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads((out / "forgetting.json").read_text())
@@ -374,6 +375,7 @@ def test_cross_task_first_try(tiny_model_dir, tmp_path):
     assert oracle["source"]["kind"] == "task" and oracle["source"]["rows"] == 10
     countdown = report["benchmarks"]["countdown"]
     assert countdown["source"]["options"]["test_size"] == 6 and countdown["scores"]["B"]["n"] == 5
+    assert countdown["source"]["options"]["train_size"] == 10  # --task-opt: the config task's options
     # A random tiny model never writes a valid <answer>; the verifier's reasons are recorded per item.
     records = read_jsonl(out / "samples" / "A" / "countdown.jsonl")
     assert len(records) == 5 and all(r["score"] == 0 and r["reason"] != "ok" for r in records)
@@ -404,7 +406,7 @@ def test_fewshot_comes_from_the_fewshot_file_and_unknown_names_fail(tiny_model_d
     with pytest.raises(ReflectrlError, match=r"unknown benchmark 'gsm8'; general: gsm8k, math"):
         run_forgetting([str(tiny_model_dir)], ["gsm8"], 1, data_dir, tmp_path / "o2")
     (data_dir / "gsm8k" / "train.jsonl").unlink()
-    with pytest.raises(ReflectrlError, match=r"gsm8k: --num-fewshot 3 needs few-shot examples in .*train.jsonl"):
+    with pytest.raises(ReflectrlError, match=r"gsm8k: forgetting.num_fewshot=3 needs few-shot examples in .*train"):
         run_forgetting([str(tiny_model_dir)], ["gsm8k"], 1, data_dir, tmp_path / "o3", num_fewshot=3)
 
 

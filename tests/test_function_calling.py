@@ -340,6 +340,23 @@ def test_verifier_is_fast_and_never_raises_on_adversarial_input(bfcl):
             assert isinstance(verdict.success, bool) and not verdict.reason.startswith("verifier_error")
 
 
+def test_no_module_of_the_task_calls_eval_exec_or_compile():
+    # test_verifier_hardening scans reflectrl/tasks/*.py only; the task's modules are one folder deeper.
+    import ast
+    from pathlib import Path
+
+    import reflectrl.tasks.function_calling as package
+
+    banned = {"eval", "exec", "compile", "__import__", "system", "popen"}
+    paths = sorted(Path(package.__file__).parent.glob("*.py"))
+    assert len(paths) >= 7
+    for path in paths:
+        assert len(path.read_text().splitlines()) < 500, f"{path.name}: one job per file"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in banned, (path.name, node.lineno)
+
+
 # ---------------------------------------------------------------------------------------------
 # Verifier rules, on a hand-written BFCL-style example
 

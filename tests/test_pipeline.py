@@ -45,7 +45,7 @@ def tiny_config(model_dir: Path, out: Path, **extra) -> Path:
 def test_run_end_to_end_then_resume_is_a_no_op(tiny_model_dir, tmp_path):
     out = tmp_path / "run"
     config = tiny_config(tiny_model_dir, out)
-    result = runner.invoke(app, ["run", str(config)])
+    result = runner.invoke(app, ["run", "--config", str(config)])
     assert result.exit_code == 0, result.output
     for path in (
         "config.yaml",
@@ -81,7 +81,7 @@ def test_run_end_to_end_then_resume_is_a_no_op(tiny_model_dir, tmp_path):
     # A random tiny model never solves a retry: no group has reward variance, and the run says so.
     assert ("no reward signal" in result.output) == all(m["frac_reward_zero_std"] == 1 for m in metrics)
     before = {p: (out / p).read_bytes() for p in ("eval-start/samples.jsonl", "mine/mined.jsonl")}
-    result = runner.invoke(app, ["run", str(config)])
+    result = runner.invoke(app, ["run", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert before == {p: (out / p).read_bytes() for p in before}  # every stage was complete: nothing redone
 
@@ -91,11 +91,11 @@ def test_run_refuses_a_different_config_in_the_same_folder(tiny_model_dir, tmp_p
     out.mkdir()
     load_config(tiny_config(tiny_model_dir, out))
     (out / "config.yaml").write_text("out_dir: somewhere-else\n")
-    result = runner.invoke(app, ["run", str(tiny_config(tiny_model_dir, out))])
+    result = runner.invoke(app, ["run", "--config", str(tiny_config(tiny_model_dir, out))])
     assert result.exit_code != 0 and "different config" in str(result.exception)
     pinned = load_config(tiny_config(tiny_model_dir, out), ["train.steps=99"])
     (out / "config.yaml").write_text(dump_config(pinned))
-    result = runner.invoke(app, ["run", str(tiny_config(tiny_model_dir, out))])
+    result = runner.invoke(app, ["run", "--config", str(tiny_config(tiny_model_dir, out))])
     assert "(" in str(result.exception) and "train.steps: 99 -> " in str(result.exception)  # names what changed
 
 
@@ -112,6 +112,12 @@ def test_a_setting_added_by_a_later_version_does_not_orphan_a_run_folder(tiny_mo
     assert _changed_keys(yaml.safe_dump(older), newer) == ["train.remine_every: None -> 5"]
     older["train"]["gone"] = 1  # a setting this version no longer has
     assert _changed_keys(yaml.safe_dump(older), cfg) == ["train.gone: 1 -> 'unset'"]
+    del older["train"]["gone"]
+    # A renamed setting (config.RENAMED) pinned under its old name is the same setting.
+    older["episode"]["temperature"] = older["eval"].pop("temperature")
+    assert _changed_keys(yaml.safe_dump(older), cfg) == []
+    older["episode"]["temperature"] = 0.5
+    assert _changed_keys(yaml.safe_dump(older), cfg) == ["eval.temperature: 0.5 -> 0.9"]
 
 
 def _cli(*args: str) -> list[str]:
@@ -152,11 +158,11 @@ def test_mine_killed_with_sigkill_resumes_to_the_clean_result(tiny_model_dir, tm
 def test_run_killed_during_training_resumes_from_checkpoint(tiny_model_dir, tmp_path):
     out = tmp_path / "run"
     config = tiny_config(tiny_model_dir, out, train__steps=4)
-    proc = subprocess.Popen(_cli("run", str(config)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_cli("run", "--config", str(config)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = out / "train" / "checkpoints"
     assert _kill_when(proc, lambda: ckpt.is_dir() and any(ckpt.glob("checkpoint-2/trainer_state.json")))
     assert not (out / "train" / "model").exists()
-    result = subprocess.run(_cli("run", str(config)), capture_output=True, text=True)
+    result = subprocess.run(_cli("run", "--config", str(config)), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     state = json.loads((out / "train" / "train_state.json").read_text())
     assert state["global_step"] == 4

@@ -152,6 +152,7 @@ def test_bf16_mixed_update_matches_fp32_and_bf16_pure_rounds_it_away(tiny_model_
 def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypatch, fast):
     import reflectrl.train.loop as loop
     from reflectrl.tasks.countdown import solve
+    from reflectrl.train.pool import Mined
     from reflectrl.train.r3 import train_r3
     from reflectrl.train.rise import train_rise
 
@@ -178,7 +179,7 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
     start = [p.detach().clone() for p in model.parameters()]
     monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer: ScriptedEngine(tok, script))
     dtypes = ComputeDtypes(model)
-    train_r3(model, tok, task, failures, [], cfg, tmp_path / "r3")
+    train_r3(model, tok, task, Mined(failures=failures), cfg, tmp_path / "r3")
     dtypes.handle.remove()
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert ("bfloat16" in dtypes.train) == fast
@@ -186,7 +187,7 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
     assert moved > 0 and all(torch.isfinite(p).all() for p in model.parameters())
 
     model, tok = load_model(str(tiny_model_dir), dtype="bf16", device="cpu")  # masters are made fp32 anyway
-    final = train_rise(model, tok, task, [], examples, cfg, tmp_path / "rise")
+    final = train_rise(model, tok, task, Mined(queries=examples), cfg, tmp_path / "rise")
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     trained, _ = load_model(str(final), dtype="fp32", device="cpu")
     assert all(torch.isfinite(p).all() for p in trained.parameters())

@@ -366,3 +366,30 @@ def test_remining_is_refused_for_an_algorithm_without_failures(tiny_model_dir, t
     task, cfg = _task(), _cfg("train.remine_every=2")
     with pytest.raises(ReflectrlError, match="needs the mined queries"):  # before any step, not at step 2
         ReflectRetry(task, failures_of(task, task.load("train")[:2]), cfg.episode, cfg.train)
+
+
+def test_everything_training_learns_from_is_sampled_at_the_trainers_settings(monkeypatch):
+    """Mining, re-mining and every training rollout sample at train.temperature/top_p/top_k (the temperature the
+    loss takes log-probs at: sampler and trainer agree by construction); evaluation has its own (here greedy)."""
+    import reflectrl.mine
+    import reflectrl.pipeline
+    import reflectrl.rollout
+    from reflectrl.train.grpo import FirstAttempt
+
+    task = _task()
+    cfg = _cfg("eval.temperature=0", "train.temperature=0.7", "train.top_p=0.9", "train.top_k=5")
+    examples = task.load("train")[:2]
+    r3 = ReflectRetry(task, failures_of(task, examples), cfg.episode, cfg.train, queries=examples)
+    grpo = FirstAttempt(task, examples, cfg.episode, cfg.train)
+    used = []
+    monkeypatch.setattr(reflectrl.mine, "mine", lambda engine, task, qs, out, n, sampling, *a: used.append(sampling))
+    monkeypatch.setattr(reflectrl.mine, "format_stats", lambda stats: "")
+    monkeypatch.setattr(reflectrl.pipeline, "load", lambda cfg, name: (None, None))
+    monkeypatch.setattr(reflectrl.rollout, "make_engine", lambda cfg, model, tok: None)
+    r3.remine(None, None, 0)
+    reflectrl.pipeline.run_mine(cfg, task, "a model", examples, None)
+    assert len(used) == 2
+    for s in (r3.reflection_sampling, r3.retry_sampling, grpo.sampling, *used):
+        assert (s.temperature, s.top_p, s.top_k) == (0.7, 0.9, 5)
+    assert (r3.reflection_sampling.max_new_tokens, grpo.sampling.max_new_tokens) == (128, 128)
+    assert cfg.episode.sampling("retry", cfg.eval).temperature == 0

@@ -45,7 +45,7 @@ def test_presets_parse_and_mirror_the_paper(preset):
     assert (t.algorithm, t.beta, t.learning_rate, t.lr_scheduler, t.temperature) == ("r3", 0.001, 5e-7, "cosine", 0.9)
     assert 8 <= t.num_generations <= 14 and t.steps <= 1750
     assert t.num_generations * t.groups_per_step * 8 == 256, "batch 256 over 8 GPUs"
-    assert (cfg.engine.name, cfg.model.dtype, t.precision, cfg.episode.temperature) == ("vllm", "bf16", "auto", 0.9)
+    assert (cfg.engine.name, cfg.model.dtype, t.precision, cfg.eval.temperature) == ("vllm", "bf16", "auto", 0.9)
 
 
 @pytest.mark.parametrize(
@@ -144,6 +144,7 @@ def test_server_engine_maps_requests_and_completions(tiny_lm):
 def _r3_trainer_with_server(tiny_model_dir, tmp_path, timeout: float):
     from reflectrl.models import load_model
     from reflectrl.tasks import get_task
+    from reflectrl.train.pool import Mined
     from reflectrl.train.r3 import train_r3
 
     cfg = load_config(
@@ -165,7 +166,7 @@ def _r3_trainer_with_server(tiny_model_dir, tmp_path, timeout: float):
         {"id": "q/0", "query_id": "q", "example": ex, "prompt": task.messages(ex), "attempt": "x", "reason": "r"}
     ]
     failures[0]["query_success_rate"] = 0.0
-    return train_r3(model, tok, task, failures, [], cfg, tmp_path)
+    return train_r3(model, tok, task, Mined(failures=failures), cfg, tmp_path)
 
 
 def test_server_mode_without_vllm_is_one_line(tiny_model_dir, tmp_path):

@@ -1,10 +1,11 @@
 """stats.py against values computed by hand or published elsewhere."""
 
+import json
 import math
 
 import pytest
 
-from reflectrl.stats import mcnemar_exact, paired_diff_ci, rate, wilson
+from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate, wilson
 
 
 def test_wilson_interval_known_values():
@@ -57,3 +58,8 @@ def test_evaluation_reports_retry_minus_resample_paired_on_the_same_failures():
     assert paired["p_mcnemar"] == pytest.approx(2 * (1 + 7) / 2**7)  # 6 vs 1 discordant
     assert paired["ci_low"] > 0
     assert "retry - resample (paired)      +50.0 pts" in format_summary(summarize(records))
+
+
+def test_a_rate_read_back_from_a_summary_is_the_same_rate():
+    r = wilson(3, 7)
+    assert Rate.from_dict(json.loads(json.dumps(r.as_dict()))) == r

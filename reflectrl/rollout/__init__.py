@@ -40,5 +40,6 @@ def make_engine(cfg: EngineConfig, model, tokenizer) -> Engine:
             kv_cache_gb=cfg.vllm_kv_cache_gb,
             gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
             enforce_eager=cfg.vllm_enforce_eager,
+            max_model_len=cfg.vllm_max_model_len,
         )
     raise ReflectrlError(f"unknown engine {cfg.name!r}")

@@ -1,10 +1,14 @@
-"""Chat templates at the token level: encode a conversation, and the tokens that close an assistant
-turn and open the next user + assistant turns (the "glue" between sampled turns)."""
+"""Chat templates at the token level: encode a conversation, the ids that end a sampled assistant turn
+(and a sampled turn cut there), and the tokens that close an assistant turn and open the next user +
+assistant turns (the "glue" between sampled turns)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
+
+from reflectrl.rollout.engine import Sample
 
 _PLACEHOLDER = "\x00reflectrl-turn\x00"
 
@@ -40,3 +44,30 @@ def _glue(tokenizer: Any, user_text: str, end_text: str) -> tuple[int, ...]:
     if end_text and suffix.startswith(end_text):
         suffix = suffix[len(end_text) :]
     return tuple(tokenizer(suffix, add_special_tokens=False).input_ids)
+
+
+def end_of_turn_ids(tokenizer: Any, model: Any = None, also: Iterable[int | None] = ()) -> set[int]:
+    """The ids that end a sampled turn: the tokenizer's eos, the eos id(s) of ``model``'s generation config
+    (chat models often end a turn with another token than the tokenizer's eos, e.g. ``<|im_end|>``
+    beside ``<|endoftext|>``), and ``also``."""
+    ids = {tokenizer.eos_token_id, *also}
+    if model is not None:
+        eos = model.generation_config.eos_token_id
+        ids.update(eos if isinstance(eos, list) else [eos])
+    return {i for i in ids if i is not None}
+
+
+def sample_from_ids(tokenizer: Any, end_ids: set[int], ids: list[int], logprobs: list[float] | None = None) -> Sample:
+    """The ``Sample`` of generated ``ids`` (and their ``logprobs``) up to and including the first id of
+    ``end_ids``; ``finished`` says whether there was one. Everything after it is dropped: ``model.generate``
+    keeps a finished row going (padding) until the longest row of its batch ends."""
+    for i, tok in enumerate(ids):
+        if tok in end_ids:
+            ids, finished = ids[: i + 1], True
+            break
+    else:
+        finished = False
+    if logprobs is not None:
+        logprobs = logprobs[: len(ids)]
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    return Sample(text=text, token_ids=ids, finished=finished, logprobs=logprobs)

@@ -10,13 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Sampling:
-    max_new_tokens: int = 128
-    temperature: float = 0.9  # 0 means greedy
-    top_p: float = 1.0
-    top_k: int = 0  # 0 means off
+from reflectrl.config import Sampling  # defined with the settings it is built from; re-exported here
 
 
 @dataclass

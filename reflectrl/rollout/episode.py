@@ -6,28 +6,13 @@ reflection, another asks to try again with the original question repeated (as in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from reflectrl.config import REFLECTION_PROMPT, RETRY_MESSAGE, RETRY_PROMPT, EpisodePrompts  # noqa: F401 - re-exported
 from reflectrl.reflections import describe as describe_reflection
 from reflectrl.rollout.chat import encode_chat, turn_glue
 from reflectrl.rollout.engine import Engine, ProgressFn, Sample, Sampling
 from reflectrl.tasks import Example, Task
-
-# The paper's reflection prompt, word for word.
-REFLECTION_PROMPT = (
-    "You tried solving the problem and got the wrong answer. Reflect on what went wrong and write a short "
-    "explanation that will help you do better next time."
-)
-RETRY_PROMPT = "Try again.\n\n{question}"
-# RISE's generic feedback between turns: it says only that the answer was wrong, nothing about why.
-RETRY_MESSAGE = "Your answer is incorrect. Please try again."
-
-
-@dataclass(frozen=True)
-class EpisodePrompts:
-    reflection: str = REFLECTION_PROMPT
-    retry: str = RETRY_PROMPT  # "{question}" is replaced by the task's question text
 
 
 def continue_chat(tokenizer: Any, context: list[int], sample: Sample, user_text: str) -> list[int]:

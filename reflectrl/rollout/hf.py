@@ -8,6 +8,8 @@ n slots; prompts are queued longest first so the rows prefilled together have si
 Each (prompt, sample) draws from its own seeded generator, so the output does not depend on the
 batch layout. Grouped-query attention reads the shared K/V heads in place (transformers' SDPA path
 copies them per query head whenever there is a padding mask, which dominates decode time on CPU).
+The slot cache and prefix store are in kv_cache.py, the token sampler in sampler.py, the attention
+kernel in gqa_attention.py; this module schedules the rows.
 
 ``mode="naive"``: plain ``model.generate`` on left-padded, length-sorted batches: the baseline a
 TRL user gets, kept for comparison (benchmarks/rollout.py) and for models the fast loop does not
@@ -18,35 +20,34 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import OrderedDict, deque
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
-from transformers import AttentionInterface
-from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+from transformers.cache_utils import DynamicCache
 
+from reflectrl.rollout.chat import end_of_turn_ids, sample_from_ids
 from reflectrl.rollout.engine import Engine, ProgressFn, Sample, Sampling
+from reflectrl.rollout.gqa_attention import gqa_attention
+from reflectrl.rollout.kv_cache import PrefixStore, SlotCache, load_prefixes, slot_cache_supported
+from reflectrl.rollout.sampler import sample_next_tokens, token_logprobs
 
 Mode = Literal["fast", "naive"]
-_FREE = 1 << 62  # ``_SlotCache.first`` of a free slot
-_ATTN = "reflectrl_gqa_sdpa"
 
 
 class HFEngine(Engine):
     def __init__(
         self,
-        model,
-        tokenizer,
+        model: Any,
+        tokenizer: Any,
         batch_size: int = 32,
         mode: Mode = "fast",
         prefill_tokens: int = 8192,
         refill_fraction: float = 0.25,
         prefix_cache_gb: float = 2.0,
-    ):
+    ) -> None:
         """``batch_size``: rows decoded together. ``prefill_tokens``: padded prompt tokens per prefill
         forward (bounds its memory). ``refill_fraction``: refill freed slots once this fraction of
         the batch is free (one batched prefill instead of one per finished row). ``prefix_cache_gb``:
@@ -57,12 +58,9 @@ class HFEngine(Engine):
         self.batch_size = batch_size
         self.prefill_tokens = prefill_tokens
         self.refill_fraction = refill_fraction
-        eos = model.generation_config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        eos_ids.add(tokenizer.eos_token_id)
-        self.eos_ids = {e for e in eos_ids if e is not None}
+        self.eos_ids = end_of_turn_ids(tokenizer, model)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.mode: Mode = mode if mode == "naive" or _fast_loop_supported(model) else "naive"
+        self.mode: Mode = mode if mode == "naive" or slot_cache_supported(model) else "naive"
         # Where the time goes (fast mode): prefill vs decode seconds, prompt tokens computed vs reused
         # from the prefix store, decode steps.
         self.stats = {
@@ -72,7 +70,7 @@ class HFEngine(Engine):
             "decode_s": 0.0,
             "decode_steps": 0,
         }
-        self.prefix_store = _PrefixStore(int(prefix_cache_gb * 2**30))
+        self.prefix_store = PrefixStore(int(prefix_cache_gb * 2**30))
 
     def generate(
         self,
@@ -90,27 +88,16 @@ class HFEngine(Engine):
             with torch.inference_mode(), _quiet():
                 if self.mode == "naive":
                     return self._generate_naive(prompts, n, sampling, seed, on_progress)
-                with _gqa_attention(self.model):
+                with gqa_attention(self.model):
                     return _Batcher(self, prompts, n, sampling, seed, on_progress).run()
         finally:
             self.model.train(was_training)
 
-    def to_sample(self, ids: list[int], logprobs: list[float] | None = None) -> Sample:
-        """``ids`` (and their ``logprobs``) up to and including the first end token."""
-        for i, tok in enumerate(ids):
-            if tok in self.eos_ids:
-                ids, finished = ids[: i + 1], True
-                break
-        else:
-            finished = False
-        if logprobs is not None:
-            logprobs = logprobs[: len(ids)]
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        return Sample(text=text, token_ids=ids, finished=finished, logprobs=logprobs)
-
     # -- naive: model.generate ------------------------------------------------------------------
 
-    def _generate_naive(self, prompts, n, sampling, seed, on_progress) -> list[list[Sample]]:
+    def _generate_naive(
+        self, prompts: list[list[int]], n: int, sampling: Sampling, seed: int, on_progress: ProgressFn | None
+    ) -> list[list[Sample]]:
         rows = [(p, k) for p in range(len(prompts)) for k in range(n)]
         # Longest first: similar lengths share a batch (less padding), and memory peaks early.
         rows.sort(key=lambda r: -len(prompts[r[0]]))
@@ -147,9 +134,12 @@ class HFEngine(Engine):
         new = out.sequences[:, input_ids.shape[1] :]
         temperature = sampling.temperature if sampling.temperature > 0 else 1.0
         logprobs = torch.stack(
-            [_logprob_of(step.float() / temperature, new[:, t]) for t, step in enumerate(out.logits)], dim=1
+            [token_logprobs(step.float() / temperature, new[:, t]) for t, step in enumerate(out.logits)], dim=1
         )
-        return [self.to_sample(ids, lps) for ids, lps in zip(new.tolist(), logprobs.tolist(), strict=True)]
+        return [
+            sample_from_ids(self.tokenizer, self.eos_ids, ids, lps)
+            for ids, lps in zip(new.tolist(), logprobs.tolist(), strict=True)
+        ]
 
 
 # -- fast: continuous batching over slots ---------------------------------------------------------
@@ -161,13 +151,21 @@ class _Row:
     sample: int
     generator: torch.Generator | None
     tokens: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)  # of each token, see ``_sample``
+    logprobs: list[float] = field(default_factory=list)  # of each token, see ``sample_next_tokens``
 
 
 class _Batcher:
     """One ``generate`` call: a queue of rows, ``slots`` of KV, and the decode loop."""
 
-    def __init__(self, engine: HFEngine, prompts, n, sampling: Sampling, seed: int, on_progress):
+    def __init__(
+        self,
+        engine: HFEngine,
+        prompts: list[list[int]],
+        n: int,
+        sampling: Sampling,
+        seed: int,
+        on_progress: ProgressFn | None,
+    ) -> None:
         self.engine, self.model, self.prompts, self.n = engine, engine.model, prompts, n
         self.sampling, self.on_progress = sampling, on_progress
         self.device = engine.model.device
@@ -187,7 +185,7 @@ class _Batcher:
         self.rows: list[_Row | None] = [None] * self.slots
         self.positions = torch.zeros(self.slots, dtype=torch.long)  # tokens in each slot's KV
         self.next_tok = torch.full((self.slots,), engine.pad_id, dtype=torch.long)
-        self.cache = _SlotCache(self.slots, max(len(p) for p in prompts), self.max_new, self.device)
+        self.cache = SlotCache(self.slots, max(len(p) for p in prompts), self.max_new, self.device)
 
     def run(self) -> list[list[Sample]]:
         while True:
@@ -239,7 +237,7 @@ class _Batcher:
             [self.prompts[p][m:] for (p, _), (m, _) in zip(picked, cached, strict=True)], self.engine.pad_id
         )
         prefill = DynamicCache(config=self.model.config)
-        past_mask = _load_prefixes(prefill, cached, self.device)
+        past_mask = load_prefixes(prefill, cached, self.device)
         attention = torch.cat([past_mask, suffix_mask.bool()], dim=1)
         prefix_len = torch.tensor([m for m, _ in cached])
         positions = (prefix_len[:, None] + suffix_mask.cumsum(-1) - 1).clamp(min=0)
@@ -265,7 +263,7 @@ class _Batcher:
             for k in take:
                 group.append(i)
                 rows.append(_Row(p, k, self._generator(p, k)))
-        first, first_logprobs = _sample(logits[group], rows, self.sampling)
+        first, first_logprobs = sample_next_tokens(logits[group], [r.generator for r in rows], self.sampling)
         placed_slots, placed_group, done = [], [], []
         slot_iter = iter(free)
         for g, row, tok, logprob in zip(group, rows, first, first_logprobs, strict=True):
@@ -302,7 +300,7 @@ class _Batcher:
         ).logits[:, -1]
         cache.advance()
         live = [s for s in range(self.slots) if self.rows[s] is not None]
-        toks, logprobs = _sample(logits[live], [self.rows[s] for s in live], self.sampling)
+        toks, logprobs = sample_next_tokens(logits[live], [self.rows[s].generator for s in live], self.sampling)
         done = []
         for s, tok, logprob in zip(live, toks, logprobs, strict=True):
             row = self.rows[s]
@@ -335,230 +333,15 @@ class _Batcher:
 
     def _report(self, done: list[_Row]) -> None:
         for row in done:
-            self.results[row.prompt][row.sample] = self.engine.to_sample(row.tokens, row.logprobs)
+            self.results[row.prompt][row.sample] = sample_from_ids(
+                self.engine.tokenizer, self.engine.eos_ids, row.tokens, row.logprobs
+            )
         if done and self.on_progress:
             self.on_progress(len(done), sum(len(r.tokens) for r in done))
 
 
-def _load_prefixes(cache: DynamicCache, cached: list[tuple[int, list | None]], device) -> torch.Tensor:
-    """Fill an empty prefill cache with the cached prefixes, right-aligned (rows without one get
-    none); returns their [rows, width] validity mask."""
-    width = max(m for m, _ in cached)
-    mask = torch.zeros((len(cached), width), dtype=torch.bool)
-    if width == 0:
-        return mask
-    example = next(kv for _, kv in cached if kv is not None)
-    for layer, (k0, v0) in zip(cache.layers, example, strict=True):
-        keys = k0.new_zeros((len(cached), k0.shape[0], width, k0.shape[2]))
-        values = v0.new_zeros((len(cached), v0.shape[0], width, v0.shape[2]))
-        layer.update(keys, values)
-    for i, (m, kv) in enumerate(cached):
-        if kv is None:
-            continue
-        mask[i, width - m :] = True
-        for layer, (k, v) in zip(cache.layers, kv, strict=True):
-            layer.keys[i, :, width - m :] = k
-            layer.values[i, :, width - m :] = v
-    return mask
-
-
-class _PrefixStore:
-    """KV of finished rows (prompt + completion) kept for the next turn of the same conversation:
-    the reflection prompt continues the attempt, the retry continues the reflection. Least recently
-    used entries go first once ``max_bytes`` is reached; everything goes when the weights change."""
-
-    def __init__(self, max_bytes: int):
-        self.max_bytes = max_bytes
-        self.entries: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
-        self.lengths: dict[int, int] = {}  # stored sequence length -> how many entries have it
-        self.bytes = 0
-        self.version = -1
-
-    def check_weights(self, model) -> None:
-        # In-place updates (optimizer steps, load_state_dict) bump a parameter's version counter.
-        version = sum(p._version for p in model.parameters())
-        if version != self.version:
-            self.clear()
-            self.version = version
-
-    def clear(self) -> None:
-        self.entries.clear()
-        self.lengths.clear()
-        self.bytes = 0
-
-    def lookup(self, prompt: list[int]) -> tuple[int, list | None]:
-        for m in sorted(self.lengths, reverse=True):
-            if m >= len(prompt):  # at least one token must be computed, for its logits
-                continue
-            kv = self.entries.get(tuple(prompt[:m]))
-            if kv is not None:
-                self.entries.move_to_end(tuple(prompt[:m]))
-                return m, kv
-        return 0, None
-
-    def add(self, tokens: list[int], kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
-        key = tuple(tokens)
-        if size > self.max_bytes or key in self.entries:
-            return
-        self.entries[key] = kv
-        self.lengths[len(key)] = self.lengths.get(len(key), 0) + 1
-        self.bytes += size
-        while self.bytes > self.max_bytes:
-            old, old_kv = self.entries.popitem(last=False)
-            self.bytes -= sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in old_kv)
-            self.lengths[len(old)] -= 1
-            if not self.lengths[len(old)]:
-                del self.lengths[len(old)]
-
-
-def _logprob_of(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """log_softmax(logits)[row, ids[row]] for each row: [rows, vocab], [rows] -> [rows]."""
-    return logits.log_softmax(-1).gather(-1, ids[:, None].to(logits.device)).squeeze(-1)
-
-
-def _sample(logits: torch.Tensor, rows: list[_Row], sampling: Sampling) -> tuple[list[int], list[float]]:
-    """Next token per row: greedy, or temperature -> top-k -> top-p (transformers' order), drawn with
-    each row's own generator (exponential race: argmax p_i / E_i is a draw from p). Also each token's
-    log-prob under softmax(logits / temperature) over the whole vocabulary, before top-k/top-p
-    (temperature 1 when greedy): the behaviour policy training compares against (``Sample.logprobs``)."""
-    logits = logits.float()
-    if sampling.temperature <= 0:
-        ids = logits.argmax(-1)
-        return ids.tolist(), _logprob_of(logits, ids).tolist()
-    logits = scaled = logits / sampling.temperature
-    if sampling.top_k and sampling.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, sampling.top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = logits.softmax(-1)
-    if sampling.top_p < 1.0:
-        sorted_p, idx = probs.sort(-1, descending=True)
-        # Keep the smallest prefix whose mass reaches top_p (always at least the top token).
-        drop_sorted = (sorted_p.cumsum(-1) - sorted_p) >= sampling.top_p
-        probs = probs.masked_fill(drop_sorted.scatter(-1, idx, drop_sorted), 0.0)
-    noise = torch.stack(
-        [torch.empty(probs.shape[-1], device=probs.device).exponential_(generator=r.generator) for r in rows]
-    )
-    ids = (probs / noise).argmax(-1)
-    return ids.tolist(), _logprob_of(scaled, ids).tolist()
-
-
-class _SlotLayer(DynamicLayer):
-    """One layer's K/V for all slots, [slots, heads, capacity, dim]; the live window is [start, end)."""
-
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor):
-        super().__init__()
-        self.kbuf, self.vbuf, self.start, self.end = keys, values, 0, 0
-        self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
-
-    def update(self, key_states, value_states, *args, **kwargs):
-        n = key_states.shape[-2]
-        self.kbuf[:, :, self.end : self.end + n] = key_states
-        self.vbuf[:, :, self.end : self.end + n] = value_states
-        return self.kbuf[:, :, self.start : self.end + n], self.vbuf[:, :, self.start : self.end + n]
-
-    def get_seq_length(self) -> int:
-        return self.end - self.start
-
-
-class _SlotCache(Cache):
-    """A transformers Cache over preallocated slot buffers: no per-step concatenation.
-
-    All rows end at column ``end`` (the next decode step writes there); ``valid`` marks which
-    earlier columns hold each slot's tokens (left padding, and the gap between a cached prefix and
-    the rest of a prompt, are masked). ``first[s]`` is slot s's first valid column."""
-
-    def __init__(self, slots: int, max_prompt: int, max_new: int, device):
-        super().__init__(layers=[])  # allocated by the first ``place``, which knows the K/V shapes
-        self.slots, self.growth, self.device = slots, max(64, max_new), device
-        self.start = self.end = max_prompt
-        self.first = [_FREE] * slots
-        self.valid = torch.zeros((slots, 0), dtype=torch.bool, device=device)
-
-    def _sync(self) -> None:
-        for layer in self.layers:
-            layer.start, layer.end = self.start, self.end
-
-    def place(self, kv: list[tuple[torch.Tensor, torch.Tensor]], valid, rows: list[int], slots: list[int]):
-        """Copy prefilled rows ``rows`` of ``kv`` ([rows, heads, width, dim] per layer, ``valid``
-        [len(slots), width]) into ``slots``, right-aligned at ``end``."""
-        width = valid.shape[1]
-        if not self.layers:
-            self.start = self.end = max(self.end, width)
-            capacity = self.end + self.growth
-            for k, v in kv:
-                shape = (self.slots, k.shape[1], capacity, k.shape[3])
-                self.layers.append(_SlotLayer(k.new_zeros(shape), v.new_zeros(shape)))
-            self.valid = torch.zeros((self.slots, capacity), dtype=torch.bool, device=self.device)
-        elif self.end < width:
-            self._repack(list(range(self.slots)), min_end=width)
-        left = self.end - width
-        idx = torch.tensor(slots, device=self.device)
-        src = torch.tensor(rows, device=kv[0][0].device)
-        keep = valid[:, None, :, None]
-        for layer, (k, v) in zip(self.layers, kv, strict=True):
-            # Padding positions may hold NaNs from fully masked queries: zero them, never copy them.
-            layer.kbuf[idx, :, left : self.end] = torch.where(keep, k[src], 0)
-            layer.vbuf[idx, :, left : self.end] = torch.where(keep, v[src], 0)
-        self.valid[idx] = False
-        self.valid[idx, left : self.end] = valid
-        first = valid.int().argmax(dim=1).tolist()
-        for s, f in zip(slots, first, strict=True):
-            self.first[s] = left + f
-        self.start = min(self.start, *(self.first[s] for s in slots))
-        self._sync()
-
-    def decode_mask(self) -> torch.Tensor:
-        """[slots, end - start + 1]: each slot's tokens and the column the step writes now. A free
-        slot attends to its own (ignored) new token only, so it never computes NaNs."""
-        self.valid[:, self.end] = True
-        return self.valid[:, self.start : self.end + 1]
-
-    def advance(self) -> None:
-        """The forward wrote one column at ``end``; make room for the next before it is needed."""
-        self.end += 1
-        if self.end >= self.valid.shape[1]:
-            self._repack(list(range(self.slots)))
-        self._sync()
-
-    def extract(self, slot: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """A copy of one slot's K/V, [heads, tokens, dim] per layer, without its masked columns."""
-        cols = self.valid[slot, self.first[slot] : self.end].nonzero().squeeze(1) + self.first[slot]
-        return [(layer.kbuf[slot][:, cols], layer.vbuf[slot][:, cols]) for layer in self.layers]
-
-    def release(self, slot: int) -> None:
-        """Free a slot, and forget leading columns no live row needs."""
-        self.valid[slot] = False
-        self.first[slot] = _FREE
-        self.start = min(min(self.first), self.end)
-        self._sync()
-
-    def select(self, keep: list[int]) -> None:
-        self._repack(keep)
-        self._sync()
-
-    def _repack(self, keep: list[int], min_end: int = 0) -> None:
-        """Copy the live window of the kept slots into fresh buffers with room to grow."""
-        width = self.end - self.start
-        new_end = max(width, min_end)
-        capacity = new_end + self.growth
-        shift = new_end - self.end
-        idx = torch.tensor(keep, device=self.device)
-        for layer in self.layers:
-            for name in ("kbuf", "vbuf"):
-                old = getattr(layer, name)
-                new = old.new_zeros((len(keep), old.shape[1], capacity, old.shape[3]))
-                new[:, :, new_end - width : new_end] = old[idx, :, self.start : self.end]
-                setattr(layer, name, new)
-        valid = torch.zeros((len(keep), capacity), dtype=torch.bool, device=self.device)
-        valid[:, new_end - width : new_end] = self.valid[idx, self.start : self.end]
-        self.valid = valid
-        self.first = [f + shift if f != _FREE else f for f in (self.first[s] for s in keep)]
-        self.slots = len(keep)
-        self.start, self.end = new_end - width, new_end
-
-
 def _left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[rows, longest] ids padded on the left with ``pad_id``, and the attention mask (1 on real tokens)."""
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -568,55 +351,8 @@ def _left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torc
     return ids, attention
 
 
-def _fast_loop_supported(model) -> bool:
-    """The slot cache handles plain full-attention layers only (no sliding windows, no recurrent state)."""
-    try:
-        layers = DynamicCache(config=model.config).layers
-    except Exception:
-        return False
-    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
-
-
-def _gqa_sdpa(module, query, key, value, attention_mask, **kwargs):
-    """transformers' SDPA attention, except that grouped-query attention with a padding mask uses
-    SDPA's ``enable_gqa`` instead of materializing the repeated K/V heads."""
-    groups = getattr(module, "num_key_value_groups", 1)
-    if attention_mask is None or groups == 1 or kwargs.get("position_bias") is not None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    out = F.scaled_dot_product_attention(
-        query,
-        key,
-        value,
-        attn_mask=attention_mask[:, :, :, : key.shape[-2]],
-        dropout_p=kwargs.get("dropout", 0.0),
-        scale=kwargs.get("scaling"),
-        enable_gqa=True,
-    )
-    return out.transpose(1, 2).contiguous(), None
-
-
-AttentionInterface.register(_ATTN, _gqa_sdpa)
-AttentionMaskInterface.register(_ATTN, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
-
-
 @contextlib.contextmanager
-def _gqa_attention(model):
-    """Route SDPA attention through ``_gqa_sdpa`` for the duration of a generate call on CPU (CUDA
-    SDPA kernels do not take a mask together with ``enable_gqa``, so there we leave it alone)."""
-    config = model.config
-    before = getattr(config, "_attn_implementation", None)
-    if before != "sdpa" or model.device.type != "cpu":
-        yield
-        return
-    config._attn_implementation = _ATTN
-    try:
-        yield
-    finally:
-        config._attn_implementation = before
-
-
-@contextlib.contextmanager
-def _quiet():
+def _quiet() -> Iterator[None]:
     """Silence transformers' per-call generation warnings (e.g. about generation_config defaults)."""
     from transformers.utils import logging
 

@@ -30,6 +30,7 @@ import torch
 
 from reflectrl.distributed import local_rank, rank, world_size
 from reflectrl.errors import ReflectrlError
+from reflectrl.rollout.chat import end_of_turn_ids, sample_from_ids
 from reflectrl.rollout.engine import Engine, ProgressFn, Sample, Sampling
 
 if TYPE_CHECKING:
@@ -85,10 +86,7 @@ class VLLMEngine(Engine):
         except Exception as e:  # a broken install (e.g. torchvision built for another torch)
             raise ReflectrlError(f"vLLM is installed but does not import ({e!s:.200}); {INSTALL_HINT}") from e
 
-        eos = set(eos_ids or ())
-        if tokenizer.eos_token_id is not None:
-            eos.add(tokenizer.eos_token_id)
-        self.eos_ids = eos
+        self.eos_ids = end_of_turn_ids(tokenizer, also=eos_ids or ())
         kwargs: dict[str, Any] = {}
         if on_gpu:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
@@ -124,7 +122,7 @@ class VLLMEngine(Engine):
         if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
             raise ReflectrlError(f"the vllm engine cannot load {path}: no config.json")
         dtype = next(model.parameters()).dtype
-        return cls(str(path), tokenizer, dtype=dtype, eos_ids=_model_eos_ids(model), **kwargs)
+        return cls(str(path), tokenizer, dtype=dtype, eos_ids=end_of_turn_ids(tokenizer, model), **kwargs)
 
     def generate(
         self,
@@ -160,7 +158,7 @@ class VLLMEngine(Engine):
         tokens = 0
         for out in outputs:
             samples = [
-                self._to_sample(list(c.token_ids), _sampled_logprobs(c))
+                sample_from_ids(self.tokenizer, self.eos_ids, list(c.token_ids), _sampled_logprobs(c))
                 for c in sorted(out.outputs, key=lambda c: c.index)
             ]
             if greedy:
@@ -170,9 +168,6 @@ class VLLMEngine(Engine):
         if on_progress:
             on_progress(len(prompts) * n, tokens)
         return results
-
-    def _to_sample(self, ids: list[int], logprobs: list[float] | None = None) -> Sample:
-        return _to_sample(self.tokenizer, self.eos_ids, ids, logprobs)
 
     def sync_weights(self, model) -> None:
         """Push the training policy's current weights into vLLM (call after each optimizer step).
@@ -196,7 +191,7 @@ class VLLMServerEngine(Engine):
     def __init__(self, client, tokenizer, eos_ids: set[int]):
         self.client = client  # None on the processes other than the main one
         self.tokenizer = tokenizer
-        self.eos_ids = set(eos_ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+        self.eos_ids = end_of_turn_ids(tokenizer, also=eos_ids)
         self._weight_metadata: list[tuple[str, str, list[int]]] | None = None  # (name, dtype, shape) per tensor
 
     def generate(
@@ -249,7 +244,7 @@ class VLLMServerEngine(Engine):
             if values is not None and value_ids is not None:
                 # Per position, the log-probs TRL returns sorted by probability, and their token ids.
                 logprobs = [v[t.index(tok)] for tok, v, t in zip(ids[c], values[c], value_ids[c], strict=True)]
-            return _to_sample(self.tokenizer, self.eos_ids, list(ids[c]), logprobs)
+            return sample_from_ids(self.tokenizer, self.eos_ids, list(ids[c]), logprobs)
 
         return [[sample(i * k + (0 if greedy else j)) for j in range(n)] for i in range(len(prompts))]
 
@@ -298,7 +293,7 @@ def server_engine(engine_cfg: EngineConfig, model, tokenizer) -> VLLMServerEngin
                 f"the vLLM server at {url} runs with --logprobs-mode {mode}; restart it with "
                 "--logprobs-mode processed_logprobs (training needs the sampler's log-probs after temperature)"
             )
-    return VLLMServerEngine(client, tokenizer, _model_eos_ids(model))
+    return VLLMServerEngine(client, tokenizer, end_of_turn_ids(tokenizer, model))
 
 
 def _sampled_logprobs(completion) -> list[float] | None:
@@ -306,23 +301,6 @@ def _sampled_logprobs(completion) -> list[float] | None:
     if completion.logprobs is None:
         return None
     return [step[tok].logprob for tok, step in zip(completion.token_ids, completion.logprobs, strict=True)]
-
-
-def _model_eos_ids(model) -> set[int]:
-    eos = model.generation_config.eos_token_id
-    return set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-
-
-def _to_sample(tokenizer, eos_ids: set[int], ids: list[int], logprobs: list[float] | None = None) -> Sample:
-    for i, tok in enumerate(ids):
-        if tok in eos_ids:
-            ids, finished = ids[: i + 1], True
-            break
-    else:
-        finished = False
-    if logprobs is not None:
-        logprobs = logprobs[: len(ids)]
-    return Sample(tokenizer.decode(ids, skip_special_tokens=True), ids, finished, logprobs)
 
 
 def vllm_start_error(e: BaseException, engine) -> str:

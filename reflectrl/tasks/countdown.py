@@ -12,6 +12,7 @@ import ast
 import contextlib
 import json
 import random
+from collections.abc import Iterator
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import BadLine, atomic_write_text, data_records
 from reflectrl.tasks import register_task
 from reflectrl.tasks.base import (
     Example,
@@ -265,10 +267,7 @@ class CountdownOptions(TaskOptions):
 def _generated(o: CountdownOptions) -> list[Example]:
     """The seeded stream of distinct solvable problems, long enough to fill both splits. Four-number
     problems take ~10 ms each to generate, so the stream is cached on disk."""
-    import json
-
-    from reflectrl.jsonl import atomic_write_text
-    from reflectrl.models import cache_dir
+    from reflectrl.models import cache_dir  # not at the top: models imports torch
 
     key = o.model_dump(include={"seed", "numbers", "min_number", "max_number", "min_target", "max_target"})
     key.update(train_size=o.train_size, test_size=o.test_size, test_fraction=o.test_fraction, version=1)
@@ -344,8 +343,11 @@ class Countdown(Task):
     def _generate(self) -> list[Example]:
         return _generated(self.options)
 
-    def _from_file(self):
-        records = _read_records(Path(self.options.data_file))  # type: ignore[arg-type]
+    def _from_file(self) -> Iterator[Example]:
+        path = Path(self.options.data_file)  # type: ignore[arg-type]
+        if not path.is_file():
+            raise ReflectrlError(f"data file not found: {path}")
+        records = data_records(path)
         seen: set[str] = set()
         skipped: dict[str, int] = {}
         for where, rec in records:
@@ -444,46 +446,13 @@ class Countdown(Task):
 
 
 def _parse_record(rec: Any) -> tuple[list[int], int]:
+    if isinstance(rec, BadLine):
+        raise ValueError(f"invalid JSON ({rec.error})")
     if not isinstance(rec, dict):
         raise ValueError("record is not a JSON object")
-    if "__error__" in rec:
-        raise ValueError(rec["__error__"])
     nums, target = rec.get("nums"), rec.get("target")
     if not (isinstance(nums, list) and nums and all(type(n) is int and n >= 0 for n in nums)):
         raise ValueError("'nums' must be a non-empty list of non-negative integers")
     if type(target) is not int:
         raise ValueError("'target' must be an integer")
     return nums, target
-
-
-def _read_records(path: Path) -> list[tuple[str, Any]]:
-    """(location, record) pairs from a JSON list, JSONL or Parquet file."""
-    if not path.is_file():
-        raise ReflectrlError(f"data file not found: {path}")
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-
-            rows = pq.read_table(path).to_pylist()
-        except Exception as e:
-            raise ReflectrlError(f"{path}: cannot read Parquet ({e.__class__.__name__}: {e})") from e
-        return [(f"{path}:row {i}", r) for i, r in enumerate(rows)]
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ReflectrlError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
-    if path.suffix == ".json" and text.lstrip().startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ReflectrlError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from e
-        return [(f"{path}:item {i}", r) for i, r in enumerate(rows)]
-    out: list[tuple[str, Any]] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append((f"{path}:{lineno}", json.loads(line)))
-        except json.JSONDecodeError as e:
-            out.append((f"{path}:{lineno}", {"__error__": f"invalid JSON ({e.msg})"}))
-    return out

@@ -21,12 +21,18 @@ import functools
 import multiprocessing
 import signal
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from reflectrl.console import warn
 from reflectrl.tasks.base import Verdict
 
 MAX_REASON_CHARS = 200
+# (task name, reason) -> answers it hit in this process. A verifier bug scores answers as failures, which
+# looks exactly like a weak model, so every stage says so on the console (first hit, then a total).
+VERIFIER_ERRORS: Counter[tuple[str, str]] = Counter()
 _IN_WORKER = {"on": False}  # inside a worker, nested guarded calls (super().verify) are direct
 
 
@@ -36,6 +42,35 @@ class _Timeout(BaseException):  # not an Exception: a verifier's `except Excepti
 
 class _WorkerDied(Exception):
     pass
+
+
+class _VerifierRaised(Exception):  # the worker's verifier raised: carries its reason and message back
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _describe(e: BaseException) -> str:
+    return f"{e.__class__.__name__}: {e}"[:MAX_REASON_CHARS]
+
+
+def _note_error(task: Any, verdict: Verdict, detail: str) -> Verdict:
+    name = getattr(task, "name", type(task).__name__)
+    if not VERIFIER_ERRORS[(name, verdict.reason)]:
+        warn(f"the verifier of task {name!r} failed ({detail}); such answers are scored as failures")
+    VERIFIER_ERRORS[(name, verdict.reason)] += 1
+    return verdict
+
+
+@contextmanager
+def verifier_errors_reported(stage: str) -> Iterator[None]:
+    """Warn, after ``stage``, how many answers each verifier error hit during it."""
+    before = Counter(VERIFIER_ERRORS)
+    try:
+        yield
+    finally:
+        for (name, reason), n in (VERIFIER_ERRORS - before).items():
+            warn(f"{stage}: the verifier of task {name!r} failed on {n} answers ({reason}); they count as failures")
 
 
 def clean_verdict(verdict: Any) -> Verdict:
@@ -61,11 +96,12 @@ def _serve(task: Any, verify: Callable, conn) -> None:
             example, completion = conn.recv()
         except (EOFError, OSError):
             return
+        detail = None
         try:
             v = clean_verdict(verify(task, example, completion))
         except BaseException as e:
-            v = Verdict.fail(f"verifier_error:{e.__class__.__name__}")
-        conn.send((v.success, v.reason))
+            v, detail = Verdict.fail(f"verifier_error:{e.__class__.__name__}"), _describe(e)
+        conn.send((v.success, v.reason, detail))
 
 
 class _Worker:
@@ -82,7 +118,9 @@ class _Worker:
         self.conn.send((example, completion))
         if not self.conn.poll(timeout):
             raise _Timeout
-        success, reason = self.conn.recv()  # EOFError when the verifier killed its process
+        success, reason, detail = self.conn.recv()  # EOFError when the verifier killed its process
+        if detail:
+            raise _VerifierRaised(reason, detail)
         return Verdict(success, reason)
 
     def close(self) -> None:
@@ -151,14 +189,23 @@ def guard_verify(verify: Callable, direct: bool) -> Callable:
         timeout = None if direct or _IN_WORKER["on"] else self.verify_timeout
         try:
             if timeout is None:
-                return clean_verdict(verify(self, example, completion))
-            return clean_verdict(_call_with_timeout(verify, self, example, completion, timeout))
+                v = clean_verdict(verify(self, example, completion))
+            else:
+                v = clean_verdict(_call_with_timeout(verify, self, example, completion, timeout))
         except _Timeout:
             return Verdict.fail("timeout")
         except _WorkerDied:
-            return Verdict.fail("verifier_error:worker_died")
+            v, detail = Verdict.fail("verifier_error:worker_died"), "its process died"
+        except _VerifierRaised as e:
+            v, detail = Verdict.fail(e.reason), str(e)
         except Exception as e:  # a verifier bug costs one sample, not a training run
-            return Verdict.fail(f"verifier_error:{e.__class__.__name__}")
+            v, detail = Verdict.fail(f"verifier_error:{e.__class__.__name__}"), _describe(e)
+        else:
+            if not v.reason.startswith("verifier_error:"):
+                return v
+            what = v.reason.removeprefix("verifier_error:").replace("returned_", "a ").replace("_", " ")
+            detail = f"it returned {what}, not Verdict.ok() or Verdict.fail(reason)"
+        return v if _IN_WORKER["on"] else _note_error(self, v, detail)
 
     guarded.__reflectrl_guarded__ = True  # type: ignore[attr-defined]
     return guarded

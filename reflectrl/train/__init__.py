@@ -1,9 +1,10 @@
 """Training algorithms. Each is one module with a ``train`` function of this signature::
 
-    train(model, tokenizer, task, failures, queries, cfg: RunConfig, out_dir, resume=True) -> Path
+    train(model, tokenizer, task, mined: Mined, cfg: RunConfig, out_dir, resume=True) -> Path
 
-where ``failures`` are the mined (query, failed attempt) pairs, ``queries`` the mined train queries,
-and the returned path is an HF model folder. Add an algorithm by adding a module and a line below.
+where ``mined`` is what ``reflectrl mine`` found (train/pool.py: the failures and the train queries; each
+algorithm reads the part it learns from) and the returned path is an HF model folder. Add an algorithm by
+adding a module and a line below.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ ALGORITHMS: dict[str, str] = {
     "r3-answer": "reflectrl.train.r3:train_r3_answer",
     "grpo": "reflectrl.train.grpo:train_grpo",
     "rise": "reflectrl.train.rise:train_rise",
-    "reflect-prompt": "reflectrl.train.reflect_prompt:train_reflect_prompt",
 }
 
 # What comes between sequential attempts when an algorithm's model is evaluated over several turns
@@ -28,6 +28,10 @@ BETWEEN_TURNS: dict[str, str] = {"rise": "retry"}
 
 def get_algorithm(name: str) -> Callable:
     if name not in ALGORITHMS:
-        raise ReflectrlError(f"unknown algorithm {name!r}; available: {', '.join(ALGORITHMS)}")
+        untrained = " (reflect-prompt trains nothing: it is the starting model, a baseline of `reflectrl compare`)"
+        raise ReflectrlError(
+            f"unknown algorithm {name!r}; available: {', '.join(ALGORITHMS)}"
+            + (untrained if name == "reflect-prompt" else "")
+        )
     module, _, function = ALGORITHMS[name].partition(":")
     return getattr(importlib.import_module(module), function)

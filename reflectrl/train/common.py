@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -12,6 +9,7 @@ import torch.nn.functional as F
 from transformers import TrainerCallback
 
 from reflectrl.jsonl import JsonlWriter, read_jsonl
+from reflectrl.models import atomic_folder
 
 IGNORE = -100  # the label of a position that is context, not a target
 
@@ -54,16 +52,9 @@ def save_final_model(accelerator, model, tokenizer, path: Path) -> Path:
     if hasattr(unwrapped, "merge_and_unload"):
         unwrapped = unwrapped.merge_and_unload()
     if accelerator.is_main_process:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-        try:
+        with atomic_folder(path) as tmp:
             unwrapped.save_pretrained(tmp, state_dict=state_dict)
             tokenizer.save_pretrained(tmp)
-            if path.exists():
-                shutil.rmtree(path)
-            os.rename(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
     return path
 

@@ -1,8 +1,8 @@
 """Vanilla GRPO (the standard RLVR recipe): G first attempts per train query, reward = the verifier's
 success, loss on the answer tokens. No failures, reflections or retries.
 
-It trains on all the mined train queries (the ``queries`` argument: every query ``reflectrl mine`` sampled,
-solved or not), not only the failures R3 uses. With dynamic sampling (the default) groups where every attempt
+It trains on all the mined train queries (``Mined.queries``: every query ``reflectrl mine`` sampled, solved or
+not), not only the failures R3 uses. With dynamic sampling (the default) groups where every attempt
 got the same reward never reach the update.
 """
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 from reflectrl.config import EpisodeConfig, RunConfig, TrainConfig
 from reflectrl.errors import ReflectrlError
-from reflectrl.rollout.engine import Engine, Sampling
+from reflectrl.rollout.engine import Engine
 from reflectrl.rollout.episode import attempt_prompt
 from reflectrl.tasks import Example, Task
 from reflectrl.train.packing import Group
-from reflectrl.train.pool import FailurePool
+from reflectrl.train.pool import FailurePool, Mined
 
 
 class FirstAttempt:
@@ -29,7 +29,7 @@ class FirstAttempt:
             raise ReflectrlError("no train queries to train on (is the mine folder's mined.jsonl empty?)")
         self.task, self.cfg = task, cfg
         self.pool = FailurePool(queries, cfg.seed)
-        self.sampling = Sampling(episode.max_attempt_tokens, cfg.temperature, cfg.top_p)
+        self.sampling = episode.sampling("attempt", cfg)
 
     def sample(self, engine: Engine, queries: list[Example], seed: int) -> tuple[list[Group], int]:
         prompts = [attempt_prompt(engine, self.task, q) for q in queries]
@@ -50,9 +50,9 @@ class FirstAttempt:
         return groups, sum(len(s.token_ids) for samples in attempts for s in samples)
 
 
-def train_grpo(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
-    """Plain GRPO on first attempts of the train queries; ``failures`` are not used."""
+def train_grpo(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
+    """Plain GRPO on first attempts of the mined train queries."""
     from reflectrl.train.loop import train_policy
 
-    rollout = FirstAttempt(task, queries, cfg.episode, cfg.train)
+    rollout = FirstAttempt(task, mined.queries, cfg.episode, cfg.train)
     return train_policy(model, tokenizer, rollout, cfg, out_dir, cfg.episode.max_attempt_tokens, resume)

@@ -32,6 +32,7 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json, read_jsonl
 from reflectrl.reflections import step_means
 from reflectrl.tasks.base import stable_hash
+from reflectrl.tasks.guard import VERIFIER_ERRORS
 from reflectrl.train.common import MetricsFile, final_model_dir, last_checkpoint, save_final_model, write_weights_hash
 from reflectrl.train.loss import group_advantages, policy_loss, token_weights
 from reflectrl.train.packing import Group, micro_batches, pack, trained_logprobs
@@ -108,9 +109,12 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         step = state["step"] + 1
         started = time.perf_counter()
         remined = _remine(rollout, engine, tc, state, out, accelerator) if _remine_due(tc, state) else {}
+        errors_before = VERIFIER_ERRORS.total()
         with accelerator.autocast():
             drawn, kept, carried, tokens = collect(rollout, engine, tc, step, accelerator, carried, state["counts"])
         rollout_time = time.perf_counter() - started
+        if verifier_errors := VERIFIER_ERRORS.total() - errors_before:  # a silent zero reward trains on noise
+            warn(f"step {step}: the task's verifier failed on {verifier_errors} answers; they got reward 0")
         lr = scheduler.get_last_lr()[0]
         stats = update(model, reference, kept, tc, max_completion_length, accelerator, optimizer, attn) if kept else {}
         with warnings.catch_warnings():  # a step without an update still advances the schedule
@@ -129,6 +133,7 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
             **stats,
             **remined,
             "learning_rate": lr,
+            "verifier_errors": verifier_errors,
             "generated_tokens": state["generated_tokens"],
             "rollout_seconds": state["rollout_seconds"],
             "update_seconds": round(time.perf_counter() - started - rollout_time, 3),

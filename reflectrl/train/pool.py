@@ -1,4 +1,5 @@
-"""The items a training rollout draws from: mined failures for R3, train queries for GRPO.
+"""What training learns from: the output of ``reflectrl mine`` (``Mined``), and the pool a rollout draws its
+items from (mined failures for R3, train queries for GRPO).
 
 Every process walks one seeded, shuffled order (reshuffled each epoch) and takes its own slots of each draw,
 so processes never train on the same item in a round. The number of items drawn so far is the whole state:
@@ -9,9 +10,33 @@ re-mining (``replace``) plug in here.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import read_jsonl
+from reflectrl.tasks import Example
+
+
+@dataclass
+class Mined:
+    """What ``reflectrl mine`` found: the dataset of failures (r3, r3-answer) and every mined train query, solved
+    or not (grpo, rise, and r3's re-mining). Each algorithm reads the part it trains on."""
+
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[Example] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, failures_file: Path) -> Mined:
+        """A mine folder's failures.jsonl and, beside it, mined.jsonl (without it: the failed queries only)."""
+        if not failures_file.is_file():
+            raise ReflectrlError(f"failures file not found: {failures_file} (run `reflectrl mine` first)")
+        failures = read_jsonl(failures_file)
+        mined = failures_file.parent / "mined.jsonl"
+        if mined.is_file():
+            return cls(failures, [r["example"] for r in read_jsonl(mined)])
+        return cls(failures, list({f["query_id"]: f["example"] for f in failures}.values()))
 
 
 class FailurePool:

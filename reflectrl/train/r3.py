@@ -22,11 +22,11 @@ from reflectrl.config import EpisodeConfig, MineConfig, RunConfig, TrainConfig
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import read_jsonl
 from reflectrl.reflections import describe as describe_reflection
-from reflectrl.rollout.engine import Engine, Sampling
+from reflectrl.rollout.engine import Engine
 from reflectrl.rollout.episode import continue_chat, reflection_context
 from reflectrl.tasks import Example, Task
 from reflectrl.train.packing import Group
-from reflectrl.train.pool import FailurePool
+from reflectrl.train.pool import FailurePool, Mined
 
 
 def trainable_failures(failures: list[dict[str, Any]], cfg: TrainConfig) -> list[dict[str, Any]]:
@@ -75,15 +75,15 @@ class ReflectRetry:
         self.task, self.episode, self.cfg, self.train_retry = task, episode, cfg, train_retry
         self.queries, self.mine = queries or [], mine or MineConfig()
         self.pool = FailurePool(trainable_failures(failures, cfg), cfg.seed)
-        self.reflection_sampling = Sampling(episode.max_reflection_tokens, cfg.temperature, cfg.top_p)
-        self.retry_sampling = Sampling(episode.max_retry_tokens, cfg.temperature, cfg.top_p)
+        self.reflection_sampling = episode.sampling("reflection", cfg)
+        self.retry_sampling = episode.sampling("retry", cfg)
 
     def remine(self, engine: Engine, folder: Path, seed: int) -> dict[str, Any]:
         """Mine the queries again with the policy behind ``engine`` into ``folder`` (resumable: a finished folder
         is read back); returns the mining stats. ``use_failures`` then switches the pool to them."""
         from reflectrl.mine import mine
 
-        sampling = self.episode.sampling("attempt")
+        sampling = self.episode.sampling("attempt", self.cfg)  # as the first mining: at the training temperature
         return mine(engine, self.task, self.queries, folder, self.mine.samples, sampling, seed, self.mine.chunk_size)
 
     def use_failures(self, folder: Path) -> bool:
@@ -140,20 +140,20 @@ class ReflectRetry:
         return groups, generated
 
 
-def _train(model, tokenizer, task, failures, queries, cfg: RunConfig, out_dir, resume: bool, train_retry: bool):
+def _train(model, tokenizer, task, mined: Mined, cfg: RunConfig, out_dir, resume: bool, train_retry: bool) -> Path:
     from reflectrl.train.loop import train_policy
 
-    rollout = ReflectRetry(task, failures, cfg.episode, cfg.train, train_retry, queries, cfg.mine)
+    rollout = ReflectRetry(task, mined.failures, cfg.episode, cfg.train, train_retry, mined.queries, cfg.mine)
     ep = cfg.episode
     max_len = ep.max_reflection_tokens + (ep.max_retry_tokens + 64 if train_retry else 0)
     return train_policy(model, tokenizer, rollout, cfg, out_dir, max_len, resume)
 
 
-def train_r3(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
-    """R3: reward = retry success; loss on the reflection only."""
-    return _train(model, tokenizer, task, failures, queries, cfg, out_dir, resume, train_retry=False)
+def train_r3(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
+    """R3 on the mined failures (the queries only to re-mine them): reward = retry success; loss on the reflection."""
+    return _train(model, tokenizer, task, mined, cfg, out_dir, resume, train_retry=False)
 
 
-def train_r3_answer(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, out_dir, resume: bool = True):
+def train_r3_answer(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
     """R3 + answer reward: as R3, and the successful retry's tokens are trained too."""
-    return _train(model, tokenizer, task, failures, queries, cfg, out_dir, resume, train_retry=True)
+    return _train(model, tokenizer, task, mined, cfg, out_dir, resume, train_retry=True)

@@ -36,7 +36,6 @@ import math
 import os
 import random
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -48,11 +47,13 @@ from reflectrl.config import RiseConfig, RunConfig
 from reflectrl.console import info
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text, read_jsonl
+from reflectrl.models import atomic_folder, load_model
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import attempt_prompt, continue_chat
 from reflectrl.tasks import Example, Task
 from reflectrl.tasks.base import stable_hash
 from reflectrl.train.common import IGNORE, final_model_dir, last_checkpoint, save_final_model, trained_token_nll
+from reflectrl.train.pool import Mined
 from reflectrl.train.precision import prepare_for_training, training_arguments
 
 
@@ -220,7 +221,7 @@ def collect_round(
     updated token count and seconds. Each newly written record carries its share of its chunk's collection
     time (``seconds``), so a resumed sitting counts the time of the chunks it reuses."""
     rc = cfg.rise
-    sampling = Sampling(cfg.episode.max_attempt_tokens, cfg.train.temperature, cfg.train.top_p)
+    sampling = cfg.episode.sampling("attempt", cfg.train)
     done = {r["id"]: r for r in read_jsonl(path, repair=True)}
     records: list[dict[str, Any]] = []
     with JsonlWriter(path) as writer:
@@ -274,19 +275,6 @@ def _checkpoint_seconds(checkpoint: str | None) -> float:
     return json.loads(path.read_text())["seconds"] if checkpoint and path.is_file() else 0.0
 
 
-def _link_copy(src: Path, dst: Path) -> None:
-    """``dst`` as a copy of the model folder ``src`` made of hard links (no extra disk), written atomically."""
-    tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
-    try:
-        shutil.rmtree(tmp)
-        shutil.copytree(src, tmp, copy_function=os.link)
-        if dst.exists():
-            shutil.rmtree(dst)
-        os.rename(tmp, dst)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _round_metrics(
     round_index: int, records, spent: int, steps_before: int, trainer_log: list[dict], seconds: float
 ) -> list[dict]:
@@ -309,12 +297,12 @@ def _round_metrics(
     return [point, *logged]
 
 
-def train_rise(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
-    """RISE rounds (collect with the current model -> reward-weighted SFT) on the train queries; ``failures``
-    are not used. Saves the last round's model as ``out_dir/model``."""
-    from reflectrl.models import load_model
+def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_dir, resume: bool = True) -> Path:
+    """RISE rounds (collect with the current model -> reward-weighted SFT) on the mined train queries. Saves the
+    last round's model as ``out_dir/model``."""
     from reflectrl.rollout import make_engine
 
+    queries = mined.queries
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rc, budget, budget_seconds = cfg.rise, cfg.train.budget_tokens, cfg.train.budget_seconds
@@ -326,8 +314,8 @@ def train_rise(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, 
     for i in range(rc.rounds):
         rdir = out / f"round-{i}"
         rdir.mkdir(exist_ok=True)
-        if previous is not None:  # each round starts from the model the previous round trained
-            model, tokenizer = load_model(str(previous), "fp32", cfg.model.device, cfg.model.threads)  # fp32 masters
+        if previous is not None:  # each round starts from the model the previous round trained (fp32 masters)
+            model, tokenizer = load_model(str(previous), "fp32", cfg.model.device, cfg.model.threads, cfg.model)
         stop_at = None if budget is None else budget * (i + 1) // rc.rounds
         until = None if budget_seconds is None else budget_seconds * (i + 1) / rc.rounds
         engine = make_engine(cfg.engine, model, tokenizer)
@@ -364,7 +352,8 @@ def train_rise(model, tokenizer, task: Task, failures, queries, cfg: RunConfig, 
         raise ReflectrlError("RISE collected nothing (train.budget_tokens too small?)")
     final = final_model_dir(out)
     if not (final / "config.json").is_file():
-        _link_copy(previous, final)
+        with atomic_folder(final) as tmp:  # the last round's model, made of hard links (no extra disk)
+            shutil.copytree(previous, tmp, copy_function=os.link, dirs_exist_ok=True)
     summary = {"generated_tokens": spent, "steps": steps, "budget": budget, "train_seconds": round(seconds, 3)}
     atomic_write_json(out / "generated_tokens.json", {**summary, "budget_seconds": budget_seconds})
     atomic_write_json(out / "train_state.json", {"global_step": steps})

@@ -1,0 +1,63 @@
+"""One CLI grammar: every command that reads a config takes --config and --set (and --task-opt key=value);
+flags and forms that moved are one-line errors naming the new ones."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from reflectrl.cli import app, check_moved
+from reflectrl.errors import ReflectrlError
+
+runner = CliRunner()
+NO_CONFIG = {"tasks", "report"}  # list tasks; rewrite a run folder's report from what it already holds
+REQUIRED = {"forgetting": ["--model", "m"]}
+
+
+def _commands() -> dict[str, list[str]]:
+    group = typer.main.get_command(app)
+    return {name: [o for p in cmd.params for o in p.opts] for name, cmd in group.commands.items()}
+
+
+def test_the_walk_sees_every_command():
+    assert set(_commands()) == {"tasks", "eval", "boost", "mine", "train", "run", "compare", "report", "forgetting"}
+
+
+@pytest.mark.parametrize("name", sorted(set(_commands()) - NO_CONFIG))
+def test_every_config_command_reads_config_and_set(name, tmp_path):
+    options = _commands()[name]
+    assert {"--config", "--set", "--model"} <= set(options), name
+    if name not in ("run", "compare"):  # those take everything from the config
+        assert "--task-opt" in options, name
+    extra = REQUIRED.get(name, [])
+    missing = runner.invoke(app, [name, *extra, "--config", str(tmp_path / "nope.yaml")])
+    assert isinstance(missing.exception, ReflectrlError) and "config file not found" in str(missing.exception)
+    unknown = runner.invoke(app, [name, *extra, "--set", "train.no_such_key=1"])
+    assert isinstance(unknown.exception, ReflectrlError) and "no_such_key" in str(unknown.exception)
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["run", "configs/countdown-default.yaml"], "reflectrl run --config configs/countdown-default.yaml"),
+        (["--debug", "compare", "c.yaml"], "reflectrl compare --config c.yaml"),
+        (["forgetting", "-m", "a", "--dtype", "bf16"], "--set model.dtype=DTYPE"),
+        (["forgetting", "-m", "a", "--data-dir=/x"], "--set forgetting.data_dir=DIR"),
+    ],
+)
+def test_moved_forms_name_the_new_one(argv, names):
+    with pytest.raises(ReflectrlError, match=names.replace(".", r"\.")):
+        check_moved(argv)
+
+
+def test_current_forms_pass_the_moved_check():
+    check_moved(["run", "--config", "configs/countdown-default.yaml"])
+    check_moved(["eval", "--temperature", "0"])  # --temperature moved only for forgetting
+    check_moved(["forgetting", "-m", "a", "--set", "model.dtype=bf16"])
+
+
+def test_task_options_are_key_value_for_the_config_task_everywhere():
+    result = runner.invoke(app, ["forgetting", "-m", "a", "--task-opt", "mmlu.slice=dev"])
+    assert isinstance(result.exception, ReflectrlError)
+    assert "--set forgetting.options.mmlu.slice=dev" in str(result.exception)
