@@ -15,7 +15,7 @@ import yaml
 from reflectrl import mmlu
 from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
-from reflectrl.jsonl import json_objects, sha256_file
+from reflectrl.jsonl import cache_dir, json_objects, sha256_file
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,6 @@ _MMLU_PRO_MC = {
 
 
 def default_data_dir() -> Path:
-    from reflectrl.models import cache_dir
-
     return cache_dir() / "benchmarks"
 
 
@@ -166,8 +164,6 @@ def local_task_config(name: str, data_dir: Path, num_fewshot: int | None) -> tup
 
 def _json_task_config(name: str, data_files: dict[str, str], shots: int) -> dict[str, Any]:
     """lm-eval task config reading ``data_files`` (split -> JSONL path) on top of the benchmark's base YAML."""
-    from reflectrl.models import cache_dir
-
     bench = BENCHMARKS[name]
     config: dict[str, Any] = {}
     if bench.base_yaml:

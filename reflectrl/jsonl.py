@@ -176,3 +176,8 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where converted models, generated data and other caches live; ``REFLECTRL_CACHE`` moves it."""
+    return Path(os.environ.get("REFLECTRL_CACHE") or Path.home() / ".cache" / "reflectrl").expanduser()

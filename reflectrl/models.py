@@ -18,17 +18,13 @@ import torch
 
 from reflectrl.config import ModelConfig
 from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import cache_dir
 
 DEFAULT_MODEL = "default"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_NAME = "SmolLM2-135M-Instruct"
 Dtype = Literal["auto", "fp32", "bf16", "fp16"]
 _TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def cache_dir() -> Path:
-    """Where converted models and other caches live; ``REFLECTRL_CACHE`` moves it."""
-    return Path(os.environ.get("REFLECTRL_CACHE") or Path.home() / ".cache" / "reflectrl").expanduser()
 
 
 @contextmanager

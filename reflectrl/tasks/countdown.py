@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from reflectrl.errors import ReflectrlError
-from reflectrl.jsonl import BadLine, atomic_write_text, data_records
+from reflectrl.jsonl import BadLine, atomic_write_text, cache_dir, data_records
 from reflectrl.tasks import register_task
 from reflectrl.tasks.base import (
     Example,
@@ -267,7 +267,6 @@ class CountdownOptions(TaskOptions):
 def _generated(o: CountdownOptions) -> list[Example]:
     """The seeded stream of distinct solvable problems, long enough to fill both splits. Four-number
     problems take ~10 ms each to generate, so the stream is cached on disk."""
-    from reflectrl.models import cache_dir  # not at the top: models imports torch
 
     key = o.model_dump(include={"seed", "numbers", "min_number", "max_number", "min_target", "max_target"})
     key.update(train_size=o.train_size, test_size=o.test_size, test_fraction=o.test_fraction, version=1)
