@@ -29,6 +29,7 @@ RETRY_MESSAGE = "Your answer is incorrect. Please try again."
 class EpisodePrompts:
     reflection: str = REFLECTION_PROMPT
     retry: str = RETRY_PROMPT  # "{question}" is replaced by the task's question text
+    feedback: bool = False  # the verifier's word on the failed attempt leads the next user turn (task.feedback)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,13 @@ class EpisodeConfig(Section):
 
     reflection_prompt: str = Field(REFLECTION_PROMPT, description="User turn asking for a reflection (the paper's).")
     retry_prompt: str = Field(RETRY_PROMPT, description="User turn asking to retry; {question} is the question.")
+    feedback: bool = Field(
+        False,
+        description="The verifier-feedback variant (not the paper's R3, whose model hears only 'wrong'): the task's "
+        "feedback on the failed attempt (task.feedback, e.g. 'equals 57, not 42') leads the reflection request, in "
+        "the boost, mining, training and evaluation alike. Evaluation then adds the fair baseline: a retry that "
+        "sees the same feedback but writes no reflection.",
+    )
     max_attempt_tokens: int = Field(128, ge=1, description="New tokens for an attempt (first try).")
     max_reflection_tokens: int = Field(128, ge=1, description="New tokens for a reflection.")
     max_retry_tokens: int = Field(128, ge=1, description="New tokens for the retry (second try).")
@@ -144,7 +152,7 @@ class EpisodeConfig(Section):
     )
 
     def prompts(self) -> EpisodePrompts:
-        return EpisodePrompts(reflection=self.reflection_prompt, retry=self.retry_prompt)
+        return EpisodePrompts(reflection=self.reflection_prompt, retry=self.retry_prompt, feedback=self.feedback)
 
     def sampling(self, turn: Literal["attempt", "reflection", "retry"], at: EvalConfig | TrainConfig) -> Sampling:
         """How ``turn`` is sampled: its token limit from here, temperature/top_p/top_k from ``at`` (cfg.eval in

@@ -128,7 +128,11 @@ def eval_identity(cfg, model_name: str) -> dict[str, Any]:
     dev = {"dev_start": cfg.dev_start()} if cfg.eval.split == "dev" else {}
     # Sampling moved from `episode` to `eval` (eval.temperature, eval.top_p): it stays where older folders
     # recorded it, so they still resume; top_k and chat_template_kwargs join only when set.
-    episode = cfg.episode.model_dump(mode="json", exclude=None if multi else {"between_turns", "retry_message"})
+    # The feedback variant joins only when on, for the same reason.
+    exclude = (set() if multi else {"between_turns", "retry_message"}) | (
+        set() if cfg.episode.feedback else {"feedback"}
+    )
+    episode = cfg.episode.model_dump(mode="json", exclude=exclude)
     episode |= {"temperature": cfg.eval.temperature, "top_p": cfg.eval.top_p}
     episode |= {"top_k": cfg.eval.top_k} if cfg.eval.top_k else {}
     sampling = {"limit", "chunk_size", "shipped", "temperature", "top_p", "top_k"}
@@ -177,21 +181,27 @@ def _metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
         # Among first-try failures: does reflect + retry beat simply drawing another sample?
         "retry_after_failure": rate([bool(r.get("retry_success")) for r in failed]).as_dict(),
     }
+    retried = [bool(r.get("retry_success")) for r in failed]
     if records and "resample_success" in records[0]:
         m["resample_pass2"] = rate([r["resample_second_try"] for r in records]).as_dict()
         m["resample_after_failure"] = rate([r["resample_success"] for r in failed]).as_dict()
         # Both are measured on the same failures: a paired difference, not two intervals side by side.
-        resampled, retried = [r["resample_success"] for r in failed], [bool(r.get("retry_success")) for r in failed]
-        diff, low, high = paired_diff_ci(resampled, retried)
-        m["retry_minus_resample"] = {
-            "diff": diff, "ci_low": low, "ci_high": high, "p_mcnemar": mcnemar_exact(resampled, retried),
-            "n": len(failed),
-        }  # fmt: skip
+        m["retry_minus_resample"] = _paired([r["resample_success"] for r in failed], retried)
+    if failed and "feedback_retry_success" in failed[0]:  # the verifier-feedback variant's fair baseline
+        direct = [r["feedback_retry_success"] for r in failed]
+        m["feedback_retry_after_failure"] = rate(direct).as_dict()
+        m["retry_minus_feedback_retry"] = _paired(direct, retried)
     lengths = [r["reflection_tokens"] for r in failed if "reflection_tokens" in r]
     m["mean_reflection_tokens"] = sum(lengths) / len(lengths) if lengths else None
     if records and "p1@tk" in records[0]:
         m.update(multi_turn_metrics(records))
     return m
+
+
+def _paired(baseline: list[bool], retried: list[bool]) -> dict[str, Any]:
+    diff, low, high = paired_diff_ci(baseline, retried)
+    p = mcnemar_exact(baseline, retried)
+    return {"diff": diff, "ci_low": low, "ci_high": high, "p_mcnemar": p, "n": len(retried)}
 
 
 def multi_turn_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -221,12 +231,18 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
     lines.append(f"  retry success after a failure  {show(summary['retry_after_failure'])}")
     if "resample_after_failure" in summary:
         lines.append(f"  resample success after failure {show(summary['resample_after_failure'])}")
-    if "retry_minus_resample" in summary and summary["retry_minus_resample"]["n"]:
-        d = summary["retry_minus_resample"]
-        lines.append(
-            f"  retry - resample (paired)      {100 * d['diff']:+.1f} pts [{100 * d['ci_low']:+.1f}, "
-            f"{100 * d['ci_high']:+.1f}], exact McNemar p={d['p_mcnemar']:.3g} (n={d['n']})"
-        )
+    if "feedback_retry_after_failure" in summary:
+        lines.append(f"  retry on feedback alone        {show(summary['feedback_retry_after_failure'])}")
+    for key, name in (
+        ("retry_minus_resample", "retry - resample"),
+        ("retry_minus_feedback_retry", "retry - feedback alone"),
+    ):
+        if key in summary and summary[key]["n"]:
+            d = summary[key]
+            lines.append(
+                f"  {name + ' (paired)':<30} {100 * d['diff']:+.1f} pts [{100 * d['ci_low']:+.1f}, "
+                f"{100 * d['ci_high']:+.1f}], exact McNemar p={d['p_mcnemar']:.3g} (n={d['n']})"
+            )
     if "turns" in summary:
         lines.append(
             f"  per turn k, {summary['turns']} sequential attempts ({summary['between_turns']} between turns):"

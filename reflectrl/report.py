@@ -191,7 +191,10 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
         ("resample_pass2", "resample baseline: pass@2 without reflection"),
         ("retry_after_failure", "retry success after a failure"),
         ("resample_after_failure", "fresh sample success after a failure"),
+        ("feedback_retry_after_failure", "retry on the verifier's feedback alone (feedback variant)"),
     ):
+        if key == "feedback_retry_after_failure" and not any(key in evals[lab]["summary"] for lab in labels):
+            continue
         cells = [
             str(Rate.from_dict(evals[lab]["summary"][key])) if key in evals[lab]["summary"] else "n/a" for lab in labels
         ]

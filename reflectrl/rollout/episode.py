@@ -21,6 +21,12 @@ def continue_chat(tokenizer: Any, context: list[int], sample: Sample, user_text:
     return context + sample.token_ids + turn_glue(tokenizer, user_text, end)
 
 
+def after_attempt(task: Task, example: Example, attempt: str, prompts: EpisodePrompts, text: str) -> str:
+    """The user turn ``text`` that follows an attempt; in the verifier-feedback variant (``prompts.feedback``)
+    the task's feedback on that attempt leads it."""
+    return f"{task.feedback(example, attempt)}\n\n{text}" if prompts.feedback else text
+
+
 def attempt_prompt(engine: Engine, task: Task, example: Example) -> list[int]:
     return encode_chat(engine.tokenizer, task.messages(example), task.tools(example))
 
@@ -81,13 +87,31 @@ def run_episodes(
         records.append(rec)
 
     failed = [i for i, r in enumerate(records) if not r["attempt_success"]]
-    reflect_ctx = [continue_chat(tok, contexts[i], firsts[i][0], prompts.reflection) for i in failed]
+    retry_turn = [prompts.retry.format(question=task.question(ex)) for ex in examples]
+
+    def after(i: int, text: str) -> list[int]:
+        return continue_chat(
+            tok, contexts[i], firsts[i][0], after_attempt(task, examples[i], firsts[i][0].text, prompts, text)
+        )
+
+    reflect_ctx = [after(i, prompts.reflection) for i in failed]
     reflections = engine.generate(reflect_ctx, 1, reflection, seed=seed + 1, on_progress=on_progress)
     retry_ctx = [
-        continue_chat(tok, ctx, refl[0], prompts.retry.format(question=task.question(examples[i])))
+        continue_chat(tok, ctx, refl[0], retry_turn[i])
         for i, ctx, refl in zip(failed, reflect_ctx, reflections, strict=True)
     ]
     retries = engine.generate(retry_ctx, 1, retry, seed=seed + 2, on_progress=on_progress)
+    if prompts.feedback and resample:  # the variant's fair baseline: the same feedback, a retry, no reflection
+        direct = engine.generate(
+            [after(i, retry_turn[i]) for i in failed], 1, retry, seed=seed + 3, on_progress=on_progress
+        )
+        for i, ret in zip(failed, direct, strict=True):
+            v = task.verify(examples[i], ret[0].text)
+            records[i].update(
+                feedback=task.feedback(examples[i], records[i]["attempt"]),
+                feedback_retry=ret[0].text,
+                feedback_retry_success=v.success,
+            )
     for i, refl, ret in zip(failed, reflections, retries, strict=True):
         v = task.verify(examples[i], ret[0].text)
         records[i].update(
@@ -174,7 +198,10 @@ def run_turns(
     for t in range(2, turns + 1):
         reflections: list[Sample | None] = [None] * len(examples)
         if between == "reflect":
-            ctx = [continue_chat(tok, c, s, prompts.reflection) for c, s in zip(contexts, current, strict=True)]
+            ctx = [
+                continue_chat(tok, c, s, after_attempt(task, ex, s.text, prompts, prompts.reflection))
+                for c, s, ex in zip(contexts, current, examples, strict=True)
+            ]
             reflections = [
                 r[0] for r in engine.generate(ctx, 1, reflection, seed=seed + 2 * t - 3, on_progress=on_progress)
             ]
@@ -183,7 +210,10 @@ def run_turns(
                 for c, r, ex in zip(ctx, reflections, examples, strict=True)
             ]
         elif between == "retry":
-            contexts = [continue_chat(tok, c, s, retry_message) for c, s in zip(contexts, current, strict=True)]
+            contexts = [
+                continue_chat(tok, c, s, after_attempt(task, ex, s.text, prompts, retry_message))
+                for c, s, ex in zip(contexts, current, examples, strict=True)
+            ]
         else:
             raise ValueError(f"between must be 'reflect' or 'retry', got {between!r}")
         current = [r[0] for r in engine.generate(contexts, 1, retry, seed=seed + 2 * t - 2, on_progress=on_progress)]

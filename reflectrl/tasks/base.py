@@ -78,6 +78,12 @@ class Task(ABC):
         to reflect (an answer-only warm-up made every "reflection" another answer guess). Optional."""
         return []
 
+    def feedback(self, example: Example, completion: str) -> str:
+        """What the verifier can tell the model about ``completion``, in words (the ``episode.feedback``
+        variant). Like ``verify``, it must never raise and never execute model text. Defaults to the reason."""
+        verdict = self.verify(example, completion)
+        return "The verifier accepted this answer." if verdict.success else f"The verifier says: {verdict.reason}."
+
     def answer_key(self, example: Example, completion: str) -> str | None:
         """Canonical form of a completion's answer, for majority votes; None when there is no answer."""
         return None

@@ -307,8 +307,13 @@ def _number_problem(nums: list[int], used: list[int]) -> str:
             missing.remove(n)
         else:
             extra.append(n)
+    repeated = [n for n in extra if n in nums]
+    foreign = [n for n in extra if n not in nums]
     said = [f"{_listed(missing)} {'is' if len(missing) == 1 else 'are'} missing." if missing else ""]
-    said.append(f"{_listed(extra)} {'is' if len(extra) == 1 else 'are'} not one of the given numbers." if extra else "")
+    said.append(f"{_listed(repeated)} {'is' if len(repeated) == 1 else 'are'} used too often." if repeated else "")
+    said.append(
+        f"{_listed(foreign)} {'is' if len(foreign) == 1 else 'are'} not one of the given numbers." if foreign else ""
+    )
     return " ".join(s for s in said if s)
 
 
@@ -421,6 +426,33 @@ class Countdown(Task):
                     expr=expr, used=_listed(parse_equation(expr)[0]), nums=nums, problem=_number_problem(nums, wrong)
                 )
         return [(f"<answer> {expr} </answer>", reflection)]
+
+    def feedback(self, example: Example, completion: str) -> str:
+        """The verifier's finding in words: the rule broken, the numbers used, or the equation's true value."""
+        verdict = self.verify(example, completion)
+        if verdict.success:
+            return "The verifier accepted this answer."
+        nums, target = example["nums"], example["target"]
+        answer = extract_answer(completion) if verdict.reason != "too_long" else None
+        expr = " ".join((answer or "").split())
+        # verify parsed the answer already (and, for a wrong value, evaluated it), so these cannot reject.
+        if verdict.reason == "wrong_numbers":
+            used = _literals(_parse(expr))
+            problem = _number_problem(nums, used)
+            return f"The verifier says: {expr} uses {_listed(used)}, but the numbers are {_listed(nums)}. {problem}"
+        if verdict.reason == "wrong_value":
+            value = parse_equation(expr)[1]
+            shown = str(value) if value.denominator == 1 else f"{value} (about {float(value):.2f})"
+            size = "too small" if value < target else "too large"
+            return f"The verifier says: {expr} equals {shown}, not {target} ({size})."
+        why = {
+            "no_answer": "there is no equation inside <answer> </answer> tags",
+            "too_long": "the answer is too long",
+            "bad_character": f"{expr} has characters other than numbers, + - * / and parentheses",
+            "bad_syntax": f"{expr} is not a well-formed equation",
+            "division_by_zero": f"{expr} divides by zero",
+        }
+        return f"The verifier says: {why.get(verdict.reason, verdict.reason)}."
 
     def answer_in(self, example: Example, text: str) -> str | None:
         """The last ``<answer>`` in ``text``, without whitespace."""

@@ -20,6 +20,7 @@ from reflectrl.config import BoostConfig, EpisodeConfig
 from reflectrl.console import info
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json
+from reflectrl.rollout.episode import after_attempt
 from reflectrl.tasks import Example, Task
 from reflectrl.train.common import final_model_dir, last_checkpoint, save_final_model, trained_token_nll
 from reflectrl.train.precision import prepare_for_training, training_arguments
@@ -28,6 +29,7 @@ from reflectrl.train.precision import prepare_for_training, training_arguments
 def boost_rows(task: Task, examples: list[Example], episode: EpisodeConfig, reflection_fraction: float, seed: int):
     """Prompt-completion rows (TRL's conversational format) for the warm-up."""
     rng = random.Random(seed)
+    prompts = episode.prompts()
     rows: list[dict[str, Any]] = []
     for ex in examples:
         pairs = task.boost_examples(ex)
@@ -41,7 +43,7 @@ def boost_rows(task: Task, examples: list[Example], episode: EpisodeConfig, refl
             context = [
                 *messages,
                 {"role": "assistant", "content": attempt},
-                {"role": "user", "content": episode.reflection_prompt},
+                {"role": "user", "content": after_attempt(task, ex, attempt, prompts, prompts.reflection)},
             ]
             rows.append({"prompt": context, "completion": [{"role": "assistant", "content": reflection}]})
             context = [

@@ -23,7 +23,7 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import read_jsonl
 from reflectrl.reflections import describe as describe_reflection
 from reflectrl.rollout.engine import Engine
-from reflectrl.rollout.episode import continue_chat, reflection_context
+from reflectrl.rollout.episode import after_attempt, continue_chat, reflection_context
 from reflectrl.tasks import Example, Task
 from reflectrl.train.packing import Group
 from reflectrl.train.pool import FailurePool, Mined
@@ -102,7 +102,13 @@ class ReflectRetry:
 
     def sample(self, engine: Engine, failures: list[dict[str, Any]], seed: int) -> tuple[list[Group], int]:
         tok, g, k = engine.tokenizer, self.cfg.num_generations, self.cfg.retries_per_reflection
-        contexts = [reflection_context(engine, self.task, f, self.episode.reflection_prompt) for f in failures]
+        prompts = self.episode.prompts()
+        contexts = [
+            reflection_context(
+                engine, self.task, f, after_attempt(self.task, f["example"], f["attempt"], prompts, prompts.reflection)
+            )
+            for f in failures
+        ]
         reflections = engine.generate(contexts, g, self.reflection_sampling, seed=seed)
         retry_contexts = [
             continue_chat(tok, ctx, r, self.episode.retry_prompt.format(question=self.task.question(f["example"])))
