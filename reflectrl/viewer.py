@@ -34,6 +34,7 @@ def episodes(evals: dict[str, Any], labels: list[str]) -> list[dict[str, Any]]:
                 "attempt": _clip(r["attempt"]),
                 "attempt_ok": r["attempt_success"],
                 "reason": str(r["attempt_reason"]),
+                "feedback": _clip(r.get("feedback", "")),  # the verifier-feedback variant only
                 "reflection": _clip(r.get("reflection", "")),
                 "retry": _clip(r.get("retry", "")),
                 "retry_ok": r.get("retry_success"),
@@ -128,6 +129,7 @@ _JS = r"""
         if (m) {
           col.appendChild(turn('attempt', m.attempt, m.attempt_ok, m.attempt_ok ? '' : m.reason));
           const leak = m.leak ? 'leaks an answer' : '';
+          if (m.feedback) col.appendChild(turn('verifier feedback', m.feedback, undefined, ''));
           if (m.reflection) col.appendChild(turn('reflection', m.reflection, undefined, leak));
           if (m.retry) col.appendChild(turn('retry', m.retry, m.retry_ok, m.retry_ok ? '' : m.retry_reason));
         }

@@ -36,6 +36,7 @@ def _eval(folder: Path, second: list[bool], leak: list[bool]) -> None:
                 "attempt": f"<answer> {i} </answer> {HOSTILE}",
                 "attempt_success": False,
                 "attempt_reason": "wrong_numbers" if i % 2 else "no_answer",
+                "feedback": f"feedback {i} {HOSTILE}",  # the verifier-feedback variant's turn
                 "reflection": f"reflection {i} {HOSTILE}",
                 "retry": "retry",
                 "retry_success": ok,
@@ -90,6 +91,7 @@ def test_viewer_renders_filters_and_keeps_hostile_text_inert(tmp_path):
     assert "<title>reflectrl report</title>" in dom  # no hostile script ran (it would retitle the page)
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom  # the text is there, as text
     assert not re.search(r"<img [^>]*onerror", dom)
+    assert "verifier feedback" in dom and "feedback 3 &lt;script&gt;" in dom
     assert shown("#outcome=fixed")[0] == 2
     assert shown("#outcome=broken")[0] == 1
     assert shown("#outcome=unchanged")[0] == 3
