@@ -136,8 +136,8 @@ class EpisodeConfig(Section):
         False,
         description="The verifier-feedback variant (not the paper's R3, whose model hears only 'wrong'): the task's "
         "feedback on the failed attempt (task.feedback, e.g. 'equals 57, not 42') leads the reflection request, in "
-        "the boost, mining, training and evaluation alike. Evaluation then adds the fair baseline: a retry that "
-        "sees the same feedback but writes no reflection.",
+        "the boost, R3 training and evaluation alike (RISE training ignores it). Evaluation then adds the fair "
+        "baseline: a retry that sees the same feedback but writes no reflection.",
     )
     max_attempt_tokens: int = Field(128, ge=1, description="New tokens for an attempt (first try).")
     max_reflection_tokens: int = Field(128, ge=1, description="New tokens for a reflection.")

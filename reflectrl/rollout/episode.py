@@ -182,6 +182,9 @@ def run_turns(
     - ``m1@tk``: the majority answer of the first k sequential attempts is correct;
     - ``mk@t1``: the majority answer of k parallel first attempts is correct (when ``parallel`` >= k).
 
+    Under ``prompts.feedback`` the turn after every attempt carries the verifier's word on it, a right one
+    included, so later turns know what the oracle knows: m1@tk is then no longer an oracle-free measure.
+
     Records also carry the two-attempt fields (attempt, resample, reflection/retry after a failed attempt,
     first_try, second_try), so ``evaluate.summarize`` and the run report read them unchanged."""
     tok = engine.tokenizer
