@@ -134,10 +134,9 @@ class EpisodeConfig(Section):
     retry_prompt: str = Field(RETRY_PROMPT, description="User turn asking to retry; {question} is the question.")
     feedback: bool = Field(
         False,
-        description="The verifier-feedback variant (not the paper's R3, whose model hears only 'wrong'): the task's "
-        "feedback on the failed attempt (task.feedback, e.g. 'equals 57, not 42') leads the reflection request, in "
-        "the boost, R3 training and evaluation alike (RISE training ignores it). Evaluation then adds the fair "
-        "baseline: a retry that sees the same feedback but writes no reflection.",
+        description="Verifier-feedback variant (not the paper's R3): task.feedback on the failed attempt ('equals 57, "
+        "not 42') leads the reflection request in the boost, R3 training and evaluation (RISE ignores it); evaluation "
+        "adds its fair baseline, a retry on the same feedback without a reflection.",
     )
     max_attempt_tokens: int = Field(128, ge=1, description="New tokens for an attempt (first try).")
     max_reflection_tokens: int = Field(128, ge=1, description="New tokens for a reflection.")
@@ -230,10 +229,7 @@ class BoostConfig(Section):
     enabled: bool = Field(True, description="Run the warm-up SFT before anything else (run pipeline).")
     examples: int = Field(1500, ge=1, description="Train problems used for the warm-up (the first N of train).")
     reflection_fraction: float = Field(
-        0.3,
-        ge=0,
-        le=1,
-        description="Share of problems that also get a wrong attempt -> reflection -> retry episode.",
+        0.3, ge=0, le=1, description="Share of problems that also get a wrong attempt -> reflection -> retry episode."
     )
     epochs: float = Field(1.0, gt=0, description="Passes over the warm-up data.")
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate.")
