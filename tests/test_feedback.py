@@ -7,9 +7,10 @@ import pytest
 from tiny import ScriptedEngine, failures_of
 
 from reflectrl.config import load_config
+from reflectrl.errors import ReflectrlError
 from reflectrl.evaluate import eval_identity, format_summary, summarize
 from reflectrl.rollout.engine import Sampling
-from reflectrl.rollout.episode import REFLECTION_PROMPT, EpisodePrompts, run_episodes, run_turns
+from reflectrl.rollout.episode import REFLECTION_PROMPT, EpisodePrompts, after_attempt, run_episodes, run_turns
 from reflectrl.tasks import get_task
 from reflectrl.tasks.base import Task, Verdict
 from reflectrl.tasks.countdown import solve
@@ -71,6 +72,19 @@ def test_a_task_without_its_own_feedback_gives_the_verifiers_reason():
     plain = Plain(Plain.Options())
     assert plain.feedback({}, "no") == "The verifier says: said_no."
     assert plain.feedback({}, "yes") == "The verifier accepted this answer."
+
+    class Broken(Plain):
+        def feedback(self, example, completion):
+            return {"bad": 1} if completion == "dict" else 1 / 0
+
+    broken, on = Broken(Plain.Options()), EpisodePrompts(feedback=True)
+    with pytest.raises(
+        ReflectrlError, match=r"^task 'plain': feedback\(\) raised ZeroDivisionError: division by zero$"
+    ):
+        after_attempt(broken, {}, "no", on, REFLECTION_PROMPT)
+    with pytest.raises(ReflectrlError, match=r"feedback\(\) returned dict, not text"):
+        after_attempt(broken, {}, "dict", on, REFLECTION_PROMPT)
+    assert after_attempt(broken, {}, "no", EpisodePrompts(), "ask") == "ask"  # off: feedback is never called
 
 
 def _script(task, solved):

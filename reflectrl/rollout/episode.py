@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from reflectrl.config import REFLECTION_PROMPT, RETRY_MESSAGE, RETRY_PROMPT, EpisodePrompts  # noqa: F401 - re-exported
+from reflectrl.errors import ReflectrlError
 from reflectrl.reflections import describe as describe_reflection
 from reflectrl.rollout.chat import encode_chat, turn_glue
 from reflectrl.rollout.engine import Engine, ProgressFn, Sample, Sampling
@@ -24,7 +25,15 @@ def continue_chat(tokenizer: Any, context: list[int], sample: Sample, user_text:
 def after_attempt(task: Task, example: Example, attempt: str, prompts: EpisodePrompts, text: str) -> str:
     """The user turn ``text`` that follows an attempt; in the verifier-feedback variant (``prompts.feedback``)
     the task's feedback on that attempt leads it."""
-    return f"{task.feedback(example, attempt)}\n\n{text}" if prompts.feedback else text
+    if not prompts.feedback:
+        return text
+    try:
+        said = task.feedback(example, attempt)
+    except Exception as e:  # a user task's bug: one line naming it, not a traceback from deep in a rollout
+        raise ReflectrlError(f"task {task.name!r}: feedback() raised {e.__class__.__name__}: {e}") from e
+    if not isinstance(said, str):
+        raise ReflectrlError(f"task {task.name!r}: feedback() returned {type(said).__name__}, not text")
+    return f"{said}\n\n{text}"
 
 
 def attempt_prompt(engine: Engine, task: Task, example: Example) -> list[int]:
