@@ -269,6 +269,45 @@ def test_user_verifier_is_bounded_in_time_and_never_raises():
     assert (time.perf_counter() - started) / 200 < 0.01  # the worker is reused, not forked per call
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from Linux's /proc")
+def test_a_killed_process_leaves_no_verifier_worker_behind():
+    """SIGKILL skips the daemon cleanup: the worker must notice its parent is gone (EOF) and exit."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys, time\n"
+        "from reflectrl.tasks import Task, Verdict, register_task\n"
+        "@register_task\n"
+        "class Pid(Task):\n"
+        "    name = '_test_pid'\n"
+        "    def load(self, split): return [{'id': 'a'}]\n"
+        "    def messages(self, example): return [{'role': 'user', 'content': 'q'}]\n"
+        "    def verify(self, example, completion): return Verdict(True, str(os.getpid()))\n"
+        "task = Pid(Pid.Options())  # kept alive: its worker lives while the task does\n"
+        "print(task.verify({'id': 'a'}, 'x').reason, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+
+    def running(pid: int) -> bool:  # an exited worker nobody reaped yet is a zombie ("Z"): not running
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    worker = int(proc.stdout.readline())
+    assert worker != proc.pid and running(worker)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and running(worker):
+        time.sleep(0.05)
+    assert not running(worker), "the verifier worker outlived its killed parent"
+
+
 def test_builtin_verifiers_are_direct_calls():
     countdown = get_task("countdown", train_size=1, test_size=1)
     assert countdown.verify.__reflectrl_guarded__

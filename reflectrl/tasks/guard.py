@@ -87,8 +87,11 @@ def clean_verdict(verdict: Any) -> Verdict:
     return Verdict(success, reason)
 
 
-def _serve(task: Any, verify: Callable, conn) -> None:
+def _serve(task: Any, verify: Callable, conn, parent_end) -> None:
     """Worker loop: (example, completion) in, (success, reason) out, until the pipe closes."""
+    # The fork copied the parent's end too: holding it, this worker would never see EOF after the parent is
+    # killed (SIGKILL skips the daemon cleanup) and would sleep forever.
+    parent_end.close()
     _IN_WORKER["on"] = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     while True:
@@ -110,7 +113,7 @@ class _Worker:
     def __init__(self, task: Any, verify: Callable):
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(task, verify, child), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(task, verify, child, self.conn), daemon=True)
         self.proc.start()
         child.close()
 
