@@ -22,18 +22,21 @@ def continue_chat(tokenizer: Any, context: list[int], sample: Sample, user_text:
     return context + sample.token_ids + turn_glue(tokenizer, user_text, end)
 
 
-def after_attempt(task: Task, example: Example, attempt: str, prompts: EpisodePrompts, text: str) -> str:
-    """The user turn ``text`` that follows an attempt; in the verifier-feedback variant (``prompts.feedback``)
-    the task's feedback on that attempt leads it."""
-    if not prompts.feedback:
-        return text
+def feedback_on(task: Task, example: Example, attempt: str) -> str:
+    """``task.feedback`` on an attempt, checked: a user task's bug is one line naming it, not a traceback."""
     try:
         said = task.feedback(example, attempt)
-    except Exception as e:  # a user task's bug: one line naming it, not a traceback from deep in a rollout
+    except Exception as e:
         raise ReflectrlError(f"task {task.name!r}: feedback() raised {e.__class__.__name__}: {e}") from e
     if not isinstance(said, str):
         raise ReflectrlError(f"task {task.name!r}: feedback() returned {type(said).__name__}, not text")
-    return f"{said}\n\n{text}"
+    return said
+
+
+def after_attempt(task: Task, example: Example, attempt: str, prompts: EpisodePrompts, text: str) -> str:
+    """The user turn ``text`` that follows an attempt; in the verifier-feedback variant (``prompts.feedback``)
+    the task's feedback on that attempt leads it."""
+    return f"{feedback_on(task, example, attempt)}\n\n{text}" if prompts.feedback else text
 
 
 def attempt_prompt(engine: Engine, task: Task, example: Example) -> list[int]:
@@ -98,10 +101,11 @@ def run_episodes(
     failed = [i for i, r in enumerate(records) if not r["attempt_success"]]
     retry_turn = [prompts.retry.format(question=task.question(ex)) for ex in examples]
 
+    # Feedback once per failure: it leads both the reflection request and the baseline's retry turn.
+    said = {i: feedback_on(task, examples[i], firsts[i][0].text) for i in failed} if prompts.feedback else {}
+
     def after(i: int, text: str) -> list[int]:
-        return continue_chat(
-            tok, contexts[i], firsts[i][0], after_attempt(task, examples[i], firsts[i][0].text, prompts, text)
-        )
+        return continue_chat(tok, contexts[i], firsts[i][0], f"{said[i]}\n\n{text}" if i in said else text)
 
     reflect_ctx = [after(i, prompts.reflection) for i in failed]
     reflections = engine.generate(reflect_ctx, 1, reflection, seed=seed + 1, on_progress=on_progress)
@@ -117,7 +121,7 @@ def run_episodes(
         for i, ret in zip(failed, direct, strict=True):
             v = task.verify(examples[i], ret[0].text)
             records[i].update(
-                feedback=task.feedback(examples[i], records[i]["attempt"]),
+                feedback=said[i],
                 feedback_retry=ret[0].text,
                 feedback_retry_success=v.success,
             )
