@@ -1,6 +1,7 @@
 """The verifier-feedback variant (episode.feedback): what the verifier tells the model, where it appears, and the
 fair baseline it brings (a retry on the same feedback without a reflection)."""
 
+import json
 import random
 
 import pytest
@@ -54,6 +55,63 @@ def test_countdown_feedback_never_raises_and_accepts_a_solution():
     for _ in range(500):  # untrusted model text: any string gets a sentence, never an exception
         body = "".join(rng.choice(alphabet) for _ in range(rng.randrange(30)))
         assert isinstance(task.feedback(EX, f"<answer>{body}</answer>"), str)
+
+
+WEATHER = {
+    "name": "get_weather",
+    "parameters": {
+        "type": "dict",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"],
+    },
+}
+TIME = {"name": "get_time", "parameters": {"type": "dict", "properties": {"tz": {"type": "string"}}, "required": []}}
+CALL_EX = {
+    "id": "w",
+    "source": "bfcl",
+    "functions": [WEATHER, TIME],
+    "answers": [{"get_weather": {"city": ["Paris"], "days": [2, ""]}}],
+}
+
+
+def _calls(*calls):
+    return json.dumps([{"name": n, "arguments": a} for n, a in calls])
+
+
+@pytest.mark.parametrize(
+    ("completion", "said"),
+    [
+        (_calls(("get_weather", {"city": "Rome"})), 'the call to get_weather gives "city" a value that is not what'),
+        (_calls(("get_weather", {"days": 2})), 'the call to get_weather leaves out the argument "city"'),
+        (_calls(("get_weather", {"city": 5})), 'the call to get_weather gives "city" a value of the wrong type'),
+        (_calls(("get_weather", {"city": "Paris", "unit": "C"})), 'passes "unit", an argument this question does'),
+        (_calls(("get_time", {"tz": "CET"})), "a call names a function that does not do what the question asks"),
+        (_calls(("get_weather", {"city": "Paris"}), ("get_time", {})), "makes 2 call(s), but the question needs fewer"),
+        ("[]", "the answer calls no function, but one of the offered functions fits"),
+        ("I cannot help.", "the answer calls no function, but one of the offered functions fits"),
+        ('[{"a": 1}]', 'not a JSON list of calls it can read (an item is not {"name": ..., "arguments": {...}})'),
+    ],
+)
+def test_function_calling_feedback_names_the_rule_not_the_answer(completion, said):
+    task = get_task("function_calling")
+    text = task.feedback(CALL_EX, completion)
+    assert text.startswith("The verifier says: ") and said in text
+    assert "Paris" not in text  # never the right value
+    assert task.feedback(CALL_EX, _calls(("get_weather", {"city": "Paris"}))) == "The verifier accepted this answer."
+
+
+def test_function_calling_feedback_on_irrelevance_and_on_any_text():
+    task = get_task("function_calling")
+    irrelevant = {**CALL_EX, "answers": []}
+    assert "the answer calls get_time, but none of the offered functions fits" in task.feedback(
+        irrelevant, _calls(("get_time", {"tz": "CET"}))
+    )
+    rng = random.Random(0)
+    alphabet = '[]{}":,name arguments get_weather city Paris 12.5 \\n'
+    for _ in range(500):  # untrusted model text: a sentence every time, never an exception
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randrange(60)))
+        text = task.feedback(CALL_EX, body)
+        assert isinstance(text, str) and text.startswith("The verifier")
 
 
 def test_a_task_without_its_own_feedback_gives_the_verifiers_reason():

@@ -62,6 +62,7 @@ _pick_call, _split_key = pick_call, split_key
 
 __all__ = [
     "CATEGORIES",
+    "FEEDBACK",
     "IRRELEVANCE",
     "MAX_CALLS",
     "MAX_COMPLETION_CHARS",
@@ -82,6 +83,27 @@ __all__ = [
     "parse_calls",
     "standardize",
 ]
+
+
+# The verifier's reasons in words, for the ``episode.feedback`` variant; they name what is wrong, not the fix.
+_UNREADABLE = "the answer is not a JSON list of calls it can read"
+FEEDBACK = {
+    "missing_arg": 'the call to {fn} leaves out the argument "{arg}", which this question needs',
+    "wrong_value": 'the call to {fn} gives "{arg}" a value that is not what the question asks for',
+    "wrong_type": 'the call to {fn} gives "{arg}" a value of the wrong type',
+    "unexpected_arg": 'the call to {fn} passes "{arg}", an argument this question does not need',
+    "wrong_function": "a call names a function that does not do what the question asks",
+    "wrong_count": "the answer makes {n} call(s), but the question needs {more}",
+    "no_call": "the answer calls no function, but one of the offered functions fits the question",
+    "should_not_call": "the answer calls {fn}, but none of the offered functions fits this question",
+    "not_text": _UNREADABLE,
+    "too_long": "the answer is too long to check",
+    "too_deep": _UNREADABLE + " (nested too deeply)",
+    "bad_json": _UNREADABLE + " (malformed JSON)",
+    "not_a_call": _UNREADABLE + ' (an item is not {{"name": ..., "arguments": {{...}}}})',
+    "too_many_calls": "the answer makes more calls than it can check",
+    "verifier_error": "it could not check this answer",
+}
 
 
 class FunctionCallingOptions(TaskOptions):
@@ -187,6 +209,22 @@ class FunctionCalling(Task):
             return check_exact(calls, example["answers"])
         except Exception as e:  # a verifier bug must cost one sample, not a training run
             return Verdict.fail(f"verifier_error:{e.__class__.__name__}")
+
+    def feedback(self, example: Example, completion: str) -> str:
+        """The verifier's finding in words (``episode.feedback``): the rule broken, naming the function and
+        argument, never the right value."""
+        verdict = self.verify(example, completion)
+        if verdict.success:
+            return "The verifier accepted this answer."
+        kind, _, arg = verdict.reason.partition(":")
+        calls = parse_calls(completion)
+        calls = calls if isinstance(calls, list) else []
+        declares = {f["name"]: f.get("parameters", {}).get("properties", {}) for f in example["functions"]}
+        fn = next((c.name for c in calls if arg in c.arguments or arg in declares.get(c.name, {})), None)
+        fn = fn or (calls[0].name if calls else "the function")
+        more = "more" if len(calls) < len(example["answers"]) else "fewer"
+        why = FEEDBACK.get(kind, "the answer is wrong ({reason})")
+        return "The verifier says: " + why.format(fn=fn, arg=arg, n=len(calls), more=more, reason=verdict.reason) + "."
 
     def answer_in(self, example: Example, text: str) -> str | None:
         """A call list in ``text`` (canonical), or None: prose with no call is no answer here, unlike in
