@@ -138,7 +138,7 @@ def eval_cmd(
     out_dir = out or Path(cfg.out_dir) / "eval"
     the_task = get_task(cfg.task.name, **cfg.task.options)
     lm, tokenizer = load(cfg, cfg.model.name)
-    engine = make_engine(cfg.engine, lm, tokenizer)
+    engine = make_engine(cfg.engine, lm, tokenizer, cfg.model.trust_remote_code)
     identity = eval_identity(cfg, cfg.model.name)
     summary = evaluate(engine, the_task, cfg.eval, cfg.episode, out_dir, identity, cfg.dev_start())
     title = f"{cfg.model.name} on {cfg.task.name} ({cfg.eval.split}, n={summary['n']})"

@@ -61,7 +61,7 @@ class ModelConfig(Section):
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: all cores.")
     # Bringing your own model: passed to transformers' from_pretrained wherever reflectrl loads a model.
     trust_remote_code: bool = Field(
-        False, description="Run the model's own modelling/tokenizer code from its folder or the hub (read it first)."
+        False, description="Run the model's own modelling/tokenizer code (read it first); vLLM gets it too."
     )
     attn_implementation: str | None = Field(
         None,

@@ -47,7 +47,7 @@ def run_eval(cfg: RunConfig, task: Task, model_name: str, out: Path, label: str)
     from reflectrl.rollout import make_engine
 
     model, tok = load(cfg, model_name)
-    engine = make_engine(cfg.engine, model, tok)
+    engine = make_engine(cfg.engine, model, tok, cfg.model.trust_remote_code)
     summary = evaluate(engine, task, cfg.eval, cfg.episode, out, eval_identity(cfg, model_name), cfg.dev_start())
     info(format_summary(summary, f"{label} ({cfg.eval.split}, n={summary['n']})"))
     return summary
@@ -68,7 +68,7 @@ def run_mine(cfg: RunConfig, task: Task, model_name: str, queries: list[Example]
     from reflectrl.rollout import make_engine
 
     model, tok = load(cfg, model_name)
-    engine = make_engine(cfg.engine, model, tok)
+    engine = make_engine(cfg.engine, model, tok, cfg.model.trust_remote_code)
     sampling = cfg.episode.sampling("attempt", cfg.train)  # the failures training learns from: its sampling
     stats = mine(engine, task, queries, out, cfg.mine.samples, sampling, cfg.mine.seed, cfg.mine.chunk_size)
     info("mined: " + format_stats(stats))

@@ -339,6 +339,12 @@ def test_vllm_engine_asks_for_processed_logprobs_and_maps_them(fake_vllm, tiny_l
     assert greedy[0][0].logprobs is not greedy[0][1].logprobs  # copies, not one list shared
 
 
+def test_vllm_engine_gets_the_models_trust_remote_code(fake_vllm, tiny_lm):
+    model, tok = tiny_lm
+    assert make_engine(EngineConfig(name="vllm"), model, tok).llm.kwargs["trust_remote_code"] is False
+    assert make_engine(EngineConfig(name="vllm"), model, tok, trust_remote_code=True).llm.kwargs["trust_remote_code"]
+
+
 class _LogprobClient:
     """TRL's VLLMClient.generate with logprobs: per position, log-probs sorted by probability (the sampled
     token second here, after a likelier one) and their token ids; None when the server returned none."""

@@ -23,8 +23,9 @@ def check_engine(cfg: EngineConfig) -> None:
             raise ReflectrlError(INSTALL_HINT)
 
 
-def make_engine(cfg: EngineConfig, model, tokenizer) -> Engine:
-    """The engine a config asks for, generating with ``model`` (or a copy of its weights)."""
+def make_engine(cfg: EngineConfig, model, tokenizer, trust_remote_code: bool = False) -> Engine:
+    """The engine a config asks for, generating with ``model`` (or a copy of its weights).
+    ``trust_remote_code``: the model config's flag, so vLLM loads a custom-code model the way transformers did."""
     from reflectrl.errors import ReflectrlError
 
     if cfg.name == "hf":
@@ -41,5 +42,6 @@ def make_engine(cfg: EngineConfig, model, tokenizer) -> Engine:
             gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
             enforce_eager=cfg.vllm_enforce_eager,
             max_model_len=cfg.vllm_max_model_len,
+            trust_remote_code=trust_remote_code,
         )
     raise ReflectrlError(f"unknown engine {cfg.name!r}")

@@ -67,11 +67,13 @@ class VLLMEngine(Engine):
         enforce_eager: bool = True,
         threads: int | None = None,
         seed: int = 0,
+        trust_remote_code: bool = False,
     ):
         """``model_path``: a Hugging Face model folder (or hub id) vLLM loads. ``kv_cache_gb``: KV
         cache on CPU. ``gpu_memory_utilization``: fraction of GPU memory vLLM may take (leave room
         for the trainer when colocated). ``enforce_eager``: skip graph capture / torch.compile
-        (startup 25 s instead of 78 s on CPU for a 135M model, same decode speed at this size)."""
+        (startup 25 s instead of 78 s on CPU for a 135M model, same decode speed at this size).
+        ``trust_remote_code``: let vLLM run the model folder's own code (``model.trust_remote_code``)."""
         if not vllm_available():
             raise ReflectrlError(INSTALL_HINT)
         self.tokenizer = tokenizer
@@ -109,6 +111,7 @@ class VLLMEngine(Engine):
             max_model_len=max_model_len,
             # Sample.logprobs: the sampled token's log-prob after temperature (module docstring).
             logprobs_mode="processed_logprobs",
+            trust_remote_code=trust_remote_code,
             **kwargs,
         )
 

@@ -308,7 +308,7 @@ def _engine(cfg: RunConfig, policy, tokenizer):
         from reflectrl.rollout.vllm import server_engine
 
         return server_engine(cfg.engine, policy, tokenizer)
-    return make_engine(cfg.engine, policy, tokenizer)
+    return make_engine(cfg.engine, policy, tokenizer, cfg.model.trust_remote_code)
 
 
 def _prepare_reference(reference, accelerator):

@@ -318,7 +318,7 @@ def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_d
             model, tokenizer = load_model(str(previous), "fp32", cfg.model.device, cfg.model.threads, cfg.model)
         stop_at = None if budget is None else budget * (i + 1) // rc.rounds
         until = None if budget_seconds is None else budget_seconds * (i + 1) / rc.rounds
-        engine = make_engine(cfg.engine, model, tokenizer)
+        engine = make_engine(cfg.engine, model, tokenizer, cfg.model.trust_remote_code)
         qs = round_queries(queries, rc, i, cfg.train.seed)
         records, spent, seconds = collect_round(
             engine, task, qs, cfg, rdir / "collected.jsonl", i, spent, stop_at, seconds, until
