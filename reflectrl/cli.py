@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -366,6 +367,23 @@ def check_moved(argv: list[str]) -> None:
             raise ReflectrlError(f"`reflectrl {command} {flag}` is now {new} (settings live in the config)")
 
 
+def _disk_full(e: BaseException | None) -> bool:
+    """ENOSPC anywhere in the exception chain, whichever library raised it (safetensors and torch wrap it)."""
+    while e is not None:
+        if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _close_progress_bars() -> None:
+    """A library's progress bar left open by the failure would redraw after the error line at exit: close it."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def main() -> None:
     """Console entry point: user errors are one line (full traceback with --debug)."""
     try:
@@ -374,13 +392,18 @@ def main() -> None:
     except ReflectrlError as e:
         if _DEBUG["on"]:
             raise
+        _close_progress_bars()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
-    except OSError as e:
-        if _DEBUG["on"]:
+    except Exception as e:
+        if _DEBUG["on"] or not (isinstance(e, OSError) or _disk_full(e)):
             raise
-        where = f" ({e.filename})" if e.filename else ""
-        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        where = f" ({e.filename})" if isinstance(e, OSError) and e.filename else ""
+        text = (e.strerror if isinstance(e, OSError) else None) or f"{type(e).__name__}: {e}"
+        # Checkpoints are written whole or skipped on resume (train/common.py), so a rerun picks up safely.
+        hint = "; free some space and rerun the same command to resume" if _disk_full(e) else ""
+        _close_progress_bars()
+        print(f"error: {text}{where}{hint}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)

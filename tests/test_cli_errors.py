@@ -163,3 +163,35 @@ def test_full_disk_during_an_atomic_summary_write_keeps_the_old_file(tmp_path):
     )
     assert (tmp_path / "s.json").read_text() == '{"old": 1}'
     assert [p.name for p in Path(tmp_path).iterdir()] == ["s.json"]  # no temp file left behind
+
+
+SAFETENSORS_FULL = """
+import safetensors.torch as st
+from safetensors import SafetensorError
+real = st.save_file
+def save_file(*args, **kwargs):  # what safetensors raises when the disk fills up mid-save
+    raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+st.save_file = save_file
+"""
+
+
+def test_full_disk_while_a_library_saves_a_checkpoint_is_one_line_and_resumes(tmp_path, tiny_model_dir):
+    out = tmp_path / "boost"
+    args = ["boost", "--model", str(tiny_model_dir), "--set", "model.threads=1", "--set", "boost.examples=4"]
+    args += ["--set", "boost.batch_size=2", "--set", "boost.gradient_accumulation_steps=1"]
+    args += ["--set", "boost.save_steps=1", "--set", "boost.report_to=[none]", "--out", str(out)]
+    line = one_line_error(cli(*args, prelude=SAFETENSORS_FULL))
+    assert line == (
+        "error: SafetensorError: Error while serializing: I/O error: No space left on device (os error 28); "
+        "free some space and rerun the same command to resume"
+    )
+    assert not (out / "model").exists()
+    assert cli(*args).returncode == 0  # the disk has room again
+    assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_other_library_errors_keep_their_traceback(tmp_path, tiny_model_dir):
+    prelude = SAFETENSORS_FULL.replace("No space left on device (os error 28)", "something else")
+    args = ["boost", "--model", str(tiny_model_dir), "--set", "model.threads=1", "--set", "boost.examples=2"]
+    result = cli(*args, "--set", "boost.save_steps=1", "--out", str(tmp_path / "b"), prelude=prelude)
+    assert result.returncode != 0 and "Traceback" in result.stderr  # a bug is not dressed up as a user error
