@@ -396,14 +396,17 @@ def main() -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
     except Exception as e:
-        if _DEBUG["on"] or not (isinstance(e, OSError) or _disk_full(e)):
+        full = _disk_full(e)
+        if _DEBUG["on"] or not (isinstance(e, OSError) or full):
             raise
-        where = f" ({e.filename})" if isinstance(e, OSError) and e.filename else ""
-        text = (e.strerror if isinstance(e, OSError) else None) or f"{type(e).__name__}: {e}"
+        if isinstance(e, OSError):
+            text = (e.strerror or str(e)) + (f" ({e.filename})" if e.filename else "")
+        else:
+            text = f"{type(e).__name__}: {e}"
         # Checkpoints are written whole or skipped on resume (train/common.py), so a rerun picks up safely.
-        hint = "; free some space and rerun the same command to resume" if _disk_full(e) else ""
+        hint = "; free some space and rerun the same command to resume" if full else ""
         _close_progress_bars()
-        print(f"error: {text}{where}{hint}", file=sys.stderr)
+        print(f"error: {text}{hint}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
