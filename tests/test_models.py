@@ -115,8 +115,8 @@ def test_eval_renders_prompts_with_the_chat_template_kwargs(thinking_model_dir, 
     seen: list[list[int]] = []
     make_engine = reflectrl.rollout.make_engine
 
-    def recording(cfg, model, tokenizer):
-        engine = make_engine(cfg, model, tokenizer)
+    def recording(cfg, model, tokenizer, trust_remote_code):
+        engine = make_engine(cfg, model, tokenizer, trust_remote_code)
         generate = engine.generate
         engine.generate = lambda prompts, *a, **k: seen.extend(prompts) or generate(prompts, *a, **k)
         return engine

@@ -385,7 +385,7 @@ def test_everything_training_learns_from_is_sampled_at_the_trainers_settings(mon
     monkeypatch.setattr(reflectrl.mine, "mine", lambda engine, task, qs, out, n, sampling, *a: used.append(sampling))
     monkeypatch.setattr(reflectrl.mine, "format_stats", lambda stats: "")
     monkeypatch.setattr(reflectrl.pipeline, "load", lambda cfg, name: (None, None))
-    monkeypatch.setattr(reflectrl.rollout, "make_engine", lambda cfg, model, tok: None)
+    monkeypatch.setattr(reflectrl.rollout, "make_engine", lambda cfg, model, tok, trust_remote_code: None)
     r3.remine(None, None, 0)
     reflectrl.pipeline.run_mine(cfg, task, "a model", examples, None)
     assert len(used) == 2
