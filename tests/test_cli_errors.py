@@ -168,9 +168,12 @@ def test_full_disk_during_an_atomic_summary_write_keeps_the_old_file(tmp_path):
 SAFETENSORS_FULL = """
 import safetensors.torch as st
 from safetensors import SafetensorError
-real = st.save_file
-def save_file(*args, **kwargs):  # what safetensors raises when the disk fills up mid-save
-    raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+real, calls = st.save_file, []
+def save_file(*args, **kwargs):  # the first save succeeds; then the disk is full, as safetensors reports it
+    calls.append(1)
+    if len(calls) > 1:
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    return real(*args, **kwargs)
 st.save_file = save_file
 """
 
@@ -186,8 +189,12 @@ def test_full_disk_while_a_library_saves_a_checkpoint_is_one_line_and_resumes(tm
         "free some space and rerun the same command to resume"
     )
     assert not (out / "model").exists()
+    saved = out / "checkpoints"
+    assert (saved / "checkpoint-1" / "trainer_state.json").is_file()  # written whole before the disk filled
+    assert not (saved / "checkpoint-2" / "trainer_state.json").exists()  # torn: resume must skip it
     assert cli(*args).returncode == 0  # the disk has room again
     assert (out / "model" / "model.safetensors").is_file()
+    assert (saved / "checkpoint-2" / "trainer_state.json").is_file()
 
 
 def test_other_library_errors_keep_their_traceback(tmp_path, tiny_model_dir):
