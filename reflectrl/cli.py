@@ -230,6 +230,8 @@ def train(
     failures_file = failures or Path(cfg.out_dir) / "mine" / "failures.jsonl"
     if (folder / "checkpoints").is_dir() and any((folder / "checkpoints").glob("checkpoint-*")) and not resume:
         raise ReflectrlError(f"{folder} already has checkpoints: pass --resume to continue, or choose another --out")
+    if (folder / "model" / "config.json").is_file() and not resume:
+        raise ReflectrlError(f"{folder} already holds a trained model: choose another --out")
     the_task = get_task(cfg.task.name, **cfg.task.options)
     if failures_file.is_file() or cfg.train.algorithm.startswith("r3"):
         mined = Mined.read(failures_file)

@@ -243,6 +243,11 @@ class BoostConfig(Section):
     lora: LoraSettings = Field(default_factory=LoraSettings)
     logging_steps: int = Field(5, ge=1, description="Log every N steps.")
     save_steps: int = Field(10, ge=1, description="Checkpoint every N steps (resume point after a kill).")
+    keep_checkpoints: bool = Field(
+        False,
+        description="Keep checkpoints/ once the model is saved (the last two; about 1.6 GB each for the embedded "
+        "model). False: delete them then; a kill before that still resumes.",
+    )
     report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none'.")
     seed: int = Field(0, description="Data order and reflection sampling seed.")
 
@@ -339,6 +344,12 @@ class TrainConfig(Section):
     lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA adapters (rise too).")
     save_steps: int = Field(
         10, ge=1, description="Checkpoint every N steps (resume point after a kill; rise too, per round)."
+    )
+    keep_checkpoints: bool = Field(
+        False,
+        description="Keep checkpoints/ once the model is saved (the last two, about 1.6 GB each for the embedded "
+        "model), so a finished run can be extended: raise train.steps and `reflectrl train --resume`. False: delete "
+        "them then; a kill before that still resumes (rise too, per round).",
     )
     report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none' (rise too).")
     seed: int = Field(0, description="Data order and sampling seed (rise too).")

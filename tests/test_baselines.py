@@ -96,6 +96,7 @@ def test_grpo_token_budget_stops_training_and_is_recorded(tmp_path, tiny_model_d
             "train.budget_tokens=12",
             "train.save_steps=1",
             "train.dynamic_sampling=false",
+            "train.keep_checkpoints=true",
         ],
     )
     final = train_grpo(model, tok, task, Mined(queries=task.load("train")[:6]), cfg, tmp_path)
@@ -224,11 +225,14 @@ def test_rise_rounds_budget_and_resume(tmp_path, tiny_model_dir):
     cfg = load_config(
         None,
         ["rise.rounds=3", "rise.turns=2", "rise.samples=2", "rise.queries_per_round=4", "rise.chunk_size=2"]
-        + ["rise.batch_size=4", "episode.max_attempt_tokens=4", "train.report_to=[none]", "train.budget_tokens=40"],
+        + ["rise.batch_size=4", "episode.max_attempt_tokens=4", "train.report_to=[none]", "train.budget_tokens=40"]
+        + ["train.save_steps=1"],
     )
     queries = task.load("train")[:6]
     final = train_rise(model, tok, task, Mined(queries=queries), cfg, tmp_path)
     assert (final / "config.json").is_file()
+    # Each round checkpointed every step; once its model was saved its checkpoints went (train.keep_checkpoints).
+    assert not list(tmp_path.glob("round-*/checkpoints*"))
     spent = json.loads((tmp_path / "generated_tokens.json").read_text())
     rounds = sorted(p.name for p in tmp_path.glob("round-*") if (p / "model").is_dir())
     # Round i collects chunks (of 2 queries) until the tokens reach (i + 1) / 3 of the budget, one at least.

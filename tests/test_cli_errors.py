@@ -46,6 +46,15 @@ def test_bad_config_values(tmp_path):
     assert renamed == "error: override: episode.top_p is now eval.top_p (see reflectrl/config.py)"
 
 
+def test_train_into_a_folder_that_holds_a_trained_model_is_refused(tmp_path):
+    """Its checkpoints are gone once it finished (train.keep_checkpoints: false), so only the model tells: training
+    again there would replace it."""
+    (tmp_path / "train" / "model").mkdir(parents=True)
+    (tmp_path / "train" / "model" / "config.json").write_text("{}")
+    line = one_line_error(cli("train", "--failures", str(tmp_path / "f.jsonl"), "--out", str(tmp_path / "train")))
+    assert line == f"error: {tmp_path / 'train'} already holds a trained model: choose another --out"
+
+
 def test_missing_and_corrupt_model_folders(tmp_path, tiny_model_dir):
     missing = tmp_path / "nope"
     assert one_line_error(cli("eval", "--model", str(missing))) == f"error: model folder not found: {missing}"
@@ -194,7 +203,7 @@ def test_full_disk_while_a_library_saves_a_checkpoint_is_one_line_and_resumes(tm
     assert not (saved / "checkpoint-2" / "trainer_state.json").exists()  # torn: resume must skip it
     assert cli(*args).returncode == 0  # the disk has room again
     assert (out / "model" / "model.safetensors").is_file()
-    assert (saved / "checkpoint-2" / "trainer_state.json").is_file()
+    assert not saved.exists()  # a finished boost deletes its checkpoints (boost.keep_checkpoints: false)
 
 
 def test_other_library_errors_keep_their_traceback(tmp_path, tiny_model_dir):

@@ -28,7 +28,7 @@ def test_budget_seconds_stops_the_rl_loop_after_one_step_and_resumed_sittings_ad
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     task = _task()
     common = ["train.num_generations=2", "train.groups_per_step=1", "train.report_to=[none]", "train.save_steps=1"]
-    common += ["episode.max_attempt_tokens=4", "train.dynamic_sampling=false"]
+    common += ["episode.max_attempt_tokens=4", "train.dynamic_sampling=false", "train.keep_checkpoints=true"]
     cfg = load_config(None, [*common, "train.steps=50", f"train.budget_seconds={TINY}"])
     train_grpo(model, tok, task, Mined(queries=task.load("train")[:6]), cfg, tmp_path)
     spent = json.loads((tmp_path / "generated_tokens.json").read_text())
@@ -56,7 +56,7 @@ def test_rise_stops_by_seconds_and_a_resumed_sitting_recounts_the_stored_time(tm
         None,
         ["rise.rounds=3", "rise.turns=2", "rise.samples=2", "rise.queries_per_round=4", "rise.chunk_size=2"]
         + ["rise.batch_size=4", "episode.max_attempt_tokens=4", "train.report_to=[none]", "train.save_steps=1"]
-        + [f"train.budget_seconds={TINY}"],
+        + [f"train.budget_seconds={TINY}", "train.keep_checkpoints=true"],
     )
     queries = task.load("train")[:6]
     train_rise(model, tok, task, Mined(queries=queries), cfg, tmp_path)

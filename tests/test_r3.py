@@ -215,16 +215,48 @@ def test_a_checkpoint_of_the_trl_trainer_is_refused_in_one_line(tiny_model_dir, 
 
 def test_resume_continues_the_pool_and_refuses_another_failures_file(tiny_model_dir, tmp_path, monkeypatch):
     rollout = FakeRollout(set(range(100)))
-    _train(tiny_model_dir, tmp_path, monkeypatch, rollout, "train.steps=2", "train.save_steps=1")
+    keep = ["train.save_steps=1", "train.keep_checkpoints=true"]  # extended below: keep what it resumes from
+    _train(tiny_model_dir, tmp_path, monkeypatch, rollout, "train.steps=2", *keep)
     saved = json.loads((tmp_path / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
     assert saved["pool"] == {"drawn": 2, "size": 100} and saved["step"] == 2
     again = FakeRollout(set(range(100)))
-    _train(tiny_model_dir, tmp_path, monkeypatch, again, "train.steps=3", "train.save_steps=1")
+    _train(tiny_model_dir, tmp_path, monkeypatch, again, "train.steps=3", *keep)
     # Continued after the two items drawn before: the informative share so far (2 of 2, a prior of 1/2: 3/4) makes
     # the third step draw ceil(1 / 0.75) = 2 groups, one trained and one carried.
     assert again.pool.drawn == 4
     with pytest.raises(ReflectrlError, match="trained on 100 items, this run has 50"):
         _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout(set(), 50), "train.steps=4")
+
+
+def test_a_finished_run_deletes_its_checkpoints_unless_told_to_keep_them(tiny_model_dir, tmp_path, monkeypatch):
+    """train.keep_checkpoints: false (the default) deletes checkpoints/ once the model is saved, and a later
+    --resume says there is nothing to resume instead of training again from step 0 over the saved model."""
+    kept, dropped = tmp_path / "kept", tmp_path / "dropped"
+    steps = ["train.steps=2", "train.save_steps=1"]
+    _train(tiny_model_dir, kept, monkeypatch, FakeRollout({0, 1}), *steps, "train.keep_checkpoints=true")
+    final, _ = _train(tiny_model_dir, dropped, monkeypatch, FakeRollout({0, 1}), *steps)
+    assert sorted(p.name for p in (kept / "checkpoints").iterdir()) == ["checkpoint-1", "checkpoint-2"]
+    assert not (dropped / "checkpoints").exists() and not (dropped / "checkpoints.deleting").exists()
+    assert (final / "model.safetensors").is_file() and (dropped / "train_state.json").is_file()
+    assert load_model(str(final), dtype="fp32", device="cpu")[0] is not None
+    with pytest.raises(ReflectrlError, match=r"finished run whose checkpoints were deleted .* another --out"):
+        _train(tiny_model_dir, dropped, monkeypatch, FakeRollout({0, 1}), "train.steps=3")
+
+
+def test_a_delete_killed_halfway_is_finished_by_the_next_one(tmp_path):
+    """drop_checkpoints renames checkpoints/ before deleting it: a kill mid-delete leaves checkpoints.deleting,
+    never a checkpoint that looks complete, and the next call removes the leftover."""
+    from accelerate import Accelerator
+
+    from reflectrl.train.common import drop_checkpoints, last_checkpoint
+
+    (tmp_path / "checkpoints.deleting" / "checkpoint-2").mkdir(parents=True)  # a delete killed halfway
+    (tmp_path / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    drop_checkpoints(Accelerator(cpu=True), tmp_path, keep=True)
+    assert last_checkpoint(tmp_path / "checkpoints") is not None  # keep: nothing touched
+    drop_checkpoints(Accelerator(cpu=True), tmp_path, keep=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_lora_with_a_kl_to_the_base_and_tensorboard(tiny_model_dir, tmp_path, monkeypatch):
@@ -327,6 +359,7 @@ def test_remining_follows_the_policy_and_a_resumed_run_draws_from_the_remined_fa
         model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
         monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer: ScriptedEngine(tok, script))
         extra = [f"train.steps={steps}", "train.save_steps=2", "train.remine_every=1", "mine.samples=3"]
+        extra += ["train.keep_checkpoints=true"]  # resumed and extended below
         cfg = _cfg("train.groups_per_step=1", "train.min_query_success=0.01", *extra)
         rollout = ReflectRetry(task, failures_of(task, queries[:2]), cfg.episode, cfg.train, False, queries, cfg.mine)
         loop.train_policy(model, tok, rollout, cfg, tmp_path, 16)

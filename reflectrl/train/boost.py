@@ -22,7 +22,13 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json
 from reflectrl.rollout.episode import after_attempt
 from reflectrl.tasks import Example, Task
-from reflectrl.train.common import final_model_dir, last_checkpoint, save_final_model, trained_token_nll
+from reflectrl.train.common import (
+    drop_checkpoints,
+    final_model_dir,
+    last_checkpoint,
+    save_final_model,
+    trained_token_nll,
+)
 from reflectrl.train.precision import prepare_for_training, training_arguments
 
 
@@ -116,6 +122,7 @@ def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfi
     summary = {"rows": len(rows), "problems": len(examples), "steps": trainer.state.global_step}
     summary["log_history"] = trainer.state.log_history
     atomic_write_json(out / "boost.json", summary)
+    drop_checkpoints(trainer.accelerator, out, cfg.keep_checkpoints)
     return final
 
 

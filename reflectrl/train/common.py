@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import torch
@@ -39,6 +40,18 @@ def last_checkpoint(checkpoints: Path) -> str | None:
 
 def final_model_dir(stage_dir: Path) -> Path:
     return stage_dir / "model"
+
+
+def drop_checkpoints(accelerator, stage_dir: Path, keep: bool) -> None:
+    """Once the stage's model is saved its checkpoints only serve to extend the run: unless ``keep``, delete them.
+    Renamed first, so a kill mid-delete leaves no checkpoint that looks complete."""
+    folder, doomed = stage_dir / "checkpoints", stage_dir / "checkpoints.deleting"
+    if not keep and accelerator.is_main_process:
+        if folder.is_dir():
+            shutil.rmtree(doomed, ignore_errors=True)
+            folder.rename(doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+    accelerator.wait_for_everyone()
 
 
 def save_final_model(accelerator, model, tokenizer, path: Path) -> Path:

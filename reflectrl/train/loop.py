@@ -33,7 +33,14 @@ from reflectrl.jsonl import atomic_write_json, read_jsonl
 from reflectrl.reflections import step_means
 from reflectrl.tasks.base import stable_hash
 from reflectrl.tasks.guard import VERIFIER_ERRORS
-from reflectrl.train.common import MetricsFile, final_model_dir, last_checkpoint, save_final_model, write_weights_hash
+from reflectrl.train.common import (
+    MetricsFile,
+    drop_checkpoints,
+    final_model_dir,
+    last_checkpoint,
+    save_final_model,
+    write_weights_hash,
+)
 from reflectrl.train.loss import group_advantages, policy_loss, token_weights
 from reflectrl.train.packing import Group, micro_batches, pack, trained_logprobs
 from reflectrl.train.precision import prepare_for_training
@@ -93,6 +100,11 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     state.update(counts={"drawn": 0, "informative": 0}, remined_at=None)
     carried: list[Group] = []  # informative groups drawn beyond a step's need, trained first next step
     checkpoint = last_checkpoint(out / "checkpoints") if resume else None
+    if resume and not checkpoint and (final_model_dir(out) / "config.json").is_file():
+        raise ReflectrlError(
+            f"{out} holds a finished run whose checkpoints were deleted (train.keep_checkpoints: false): nothing to "
+            "resume from; train into another --out (or keep checkpoints to extend a run)"
+        )
     if checkpoint:
         state, carried = _load_checkpoint(accelerator, Path(checkpoint), rollout)
     if accelerator.is_main_process and trackers:
@@ -156,6 +168,7 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         atomic_write_json(out / "generated_tokens.json", summary)
         if message := no_signal_warning(read_jsonl(out / "metrics.jsonl")):  # after saving: a diagnostic only
             warn(message)
+    drop_checkpoints(accelerator, out, tc.keep_checkpoints)
     return final
 
 

@@ -52,7 +52,14 @@ from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import attempt_prompt, continue_chat
 from reflectrl.tasks import Example, Task
 from reflectrl.tasks.base import stable_hash
-from reflectrl.train.common import IGNORE, final_model_dir, last_checkpoint, save_final_model, trained_token_nll
+from reflectrl.train.common import (
+    IGNORE,
+    drop_checkpoints,
+    final_model_dir,
+    last_checkpoint,
+    save_final_model,
+    trained_token_nll,
+)
 from reflectrl.train.pool import Mined
 from reflectrl.train.precision import prepare_for_training, training_arguments
 
@@ -340,6 +347,7 @@ def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_d
             trained = {"global_step": trainer.state.global_step, "rows": len(rows), "seconds": stopwatch.seconds()}
             save_final_model(trainer.accelerator, trainer.model, tokenizer, final_model_dir(rdir))
             atomic_write_json(rdir / "train_state.json", trained)
+            drop_checkpoints(trainer.accelerator, rdir, cfg.train.keep_checkpoints)
         state = json.loads((rdir / "train_state.json").read_text())
         seconds += state.get("seconds", 0.0)
         metrics += _round_metrics(i, records, spent, steps, read_jsonl(rdir / "metrics.jsonl"), collected_seconds)
