@@ -293,6 +293,13 @@ class TrainConfig(Section):
         description="k retries after each reflection (r3); the reward is the share that succeed, a lower-variance "
         "estimate of how much the reflection helped.",
     )
+    retry_reward: Literal["sampled", "expected"] = Field(
+        "sampled",
+        description="r3 / r3-answer: what a reflection earns. sampled: the share of its sampled retries that succeed "
+        "(the paper). expected: the policy's probability of writing one of the task's reference answers as the "
+        "retry (Task.reference_answers, at the retry temperature), i.e. the same reward's expectation over the "
+        "retry, without its sampling noise (a lower bound: other correct wordings are not counted). hf engine.",
+    )
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name (paper: cosine).")
     warmup_ratio: float = Field(

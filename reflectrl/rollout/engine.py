@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reflectrl.config import Sampling  # defined with the settings it is built from; re-exported here
+from reflectrl.errors import ReflectrlError
 
 
 @dataclass
@@ -40,6 +41,10 @@ class Engine(ABC):
         on_progress: ProgressFn | None = None,
     ) -> list[list[Sample]]:
         """``n`` samples for each prompt, in prompt order. Deterministic for a seed and batch layout."""
+
+    def score(self, prompt: list[int], continuations: list[list[int]], temperature: float) -> list[float]:
+        """log P(continuation | prompt) for each continuation, with the sampler's softmax(logits / temperature)."""
+        raise ReflectrlError(f"the {type(self).__name__} cannot score continuations: use engine.name=hf")
 
     def sync_weights(self, model: object) -> None:  # noqa: B027 - optional for engines that own a copy
         """Load the training policy's current weights (engines that share the model need nothing)."""

@@ -93,6 +93,33 @@ class HFEngine(Engine):
         finally:
             self.model.train(was_training)
 
+    def score(self, prompt: list[int], continuations: list[list[int]], temperature: float) -> list[float]:
+        """The prompt runs once; its KV is repeated for the continuations, which are right-padded (a pad after a
+        continuation cannot change its own tokens' log-probs in a causal model)."""
+        if not continuations:
+            return []
+        n, longest = len(continuations), max(map(len, continuations))
+        device = next(self.model.parameters()).device
+        ids = torch.full((n, longest), self.pad_id, dtype=torch.long, device=device)
+        mask = torch.zeros((n, longest), dtype=torch.long, device=device)
+        for i, c in enumerate(continuations):
+            ids[i, : len(c)] = torch.tensor(c, device=device)
+            mask[i, : len(c)] = 1
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                head = self.model(torch.tensor([prompt], device=device), use_cache=True)
+                cache = head.past_key_values
+                cache.batch_repeat_interleave(n)
+                seen = torch.cat([torch.ones((n, len(prompt)), dtype=torch.long, device=device), mask], 1)
+                rest = self.model(ids, attention_mask=seen, past_key_values=cache, use_cache=False).logits
+        finally:
+            self.model.train(was_training)
+        logits = torch.cat([head.logits[:, -1:].expand(n, 1, -1), rest[:, :-1]], 1).float() / temperature
+        picked = logits.log_softmax(-1).gather(-1, ids[..., None])[..., 0]
+        return (picked * mask).sum(1).tolist()
+
     # -- naive: model.generate ------------------------------------------------------------------
 
     def _generate_naive(

@@ -78,6 +78,12 @@ class Task(ABC):
         to reflect (an answer-only warm-up made every "reflection" another answer guess). Optional."""
         return []
 
+    def reference_answers(self, example: Example) -> list[str]:
+        """Completions that verify, written as the boost teaches them (every one the task can list), so a
+        model's chance of writing a right answer can be computed instead of sampled (``train.retry_reward:
+        expected``). Empty when the task cannot list them."""
+        return []
+
     def feedback(self, example: Example, completion: str) -> str:
         """What the verifier can tell the model about ``completion``, in words (the ``episode.feedback``
         variant). Like ``verify``, it must never raise and never execute model text. Defaults to the reason."""

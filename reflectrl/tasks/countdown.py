@@ -391,6 +391,9 @@ class Countdown(Task):
         pick = random.Random(stable_hash("boost", example["id"])).choice(solutions)
         return [(self.messages(example), f"<answer> {pick} </answer>")]
 
+    def reference_answers(self, example: Example) -> list[str]:
+        return [f"<answer> {s} </answer>" for s in solve_all(example["nums"], example["target"])]
+
     def boost_reflections(self, example: Example, seed: int = 0) -> list[tuple[str, str]]:
         """A plausible wrong equation and a reflection that states, exactly, which rule it broke."""
         nums, target = example["nums"], example["target"]

@@ -1,7 +1,9 @@
 """R3: GRPO on the dataset of failures that rewards only the reflection.
 
 For each (query, failed attempt) the rollout samples G reflections, lets the model retry after each (k times
-with ``train.retries_per_reflection``), and verifies the retries. Reward = the share of retries that succeed.
+with ``train.retries_per_reflection``), and verifies the retries. Reward = the share of retries that succeed, or
+with ``train.retry_reward: expected`` that share's expectation: the policy's probability of retrying with one of the
+task's reference answers, computed rather than sampled.
 The loss covers the reflection tokens only: the query and failed attempt are the shared prefix, and the retry
 is not part of the trained completion at all. Dropping it is exact, not an approximation: in a causal LM tokens
 after the reflection cannot change the reflection's log-probabilities, and it saves the forward/backward over
@@ -14,6 +16,7 @@ untrained.
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -117,6 +120,9 @@ class ReflectRetry:
         ]
         retries = engine.generate(retry_contexts, k, self.retry_sampling, seed=seed + 1)
         generated = sum(len(s.token_ids) for group in [*reflections, *retries] for s in group)
+        expected = None
+        if self.cfg.retry_reward == "expected":
+            expected = self._expected_success(engine, failures, retry_contexts)
 
         groups = []
         for i, (ctx, f) in enumerate(zip(contexts, failures, strict=True)):
@@ -124,8 +130,11 @@ class ReflectRetry:
             for j, refl in enumerate(reflections[i]):
                 tries = retries[i * g + j]
                 success = [self.task.verify(f["example"], r.text).success for r in tries]
-                group.rewards.append(sum(success) / k)
-                group.info.append({"retry_success": sum(success) / k, "reflection_tokens": len(refl.token_ids)})
+                info = {"retry_success": sum(success) / k, "reflection_tokens": len(refl.token_ids)}
+                if expected is not None:
+                    info["expected_success"] = expected[i * g + j]
+                group.rewards.append(info.get("expected_success", info["retry_success"]))
+                group.info.append(info)
                 group.measures.append(
                     describe_reflection(
                         self.task, f["example"], f["attempt"], refl.text, tries[0].text, len(refl.token_ids)
@@ -144,6 +153,22 @@ class ReflectRetry:
                 group.logprobs.append(refl.logprobs + [0.0] * len(glue) + retry.logprobs if known else None)
             groups.append(group)
         return groups, generated
+
+    def _expected_success(self, engine: Engine, failures: list[dict[str, Any]], retry_contexts) -> list[float]:
+        """For each retry context (G per failure), the probability the policy retries with a reference answer."""
+        g, t = self.cfg.num_generations, self.retry_sampling.temperature or 1.0  # greedy: the model's own softmax
+        probabilities = []
+        for i, f in enumerate(failures):
+            answers = self.task.reference_answers(f["example"])
+            if not answers:
+                raise ReflectrlError(
+                    f"train.retry_reward=expected needs the task's reference answers: {self.task.name!r} lists none "
+                    f"for example {f['example'].get('id')!r} (use retry_reward=sampled)"
+                )
+            ids = [engine.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
+            for ctx in retry_contexts[i * g : (i + 1) * g]:
+                probabilities.append(min(1.0, sum(math.exp(lp) for lp in engine.score(ctx, ids, t))))
+        return probabilities
 
 
 def _train(model, tokenizer, task, mined: Mined, cfg: RunConfig, out_dir, resume: bool, train_retry: bool) -> Path:
