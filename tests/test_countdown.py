@@ -251,3 +251,13 @@ def test_user_task_from_file(tmp_path):
     bad.write_text("from reflectrl.tasks import Task, register_task\n@register_task\nclass B(Task):\n    name='b'\n")
     with pytest.raises(ReflectrlError, match="not implemented"):
         get_task(f"{bad}:b")
+
+
+def test_reference_answers_are_every_solution_in_the_boosts_form_and_all_verify():
+    task = get_task("countdown", train_size=30, test_size=2)
+    for ex in task.load("train"):
+        answers = task.reference_answers(ex)
+        assert len(answers) == len(solve_all(ex["nums"], ex["target"])) >= 1
+        assert all(task.verify(ex, a).success for a in answers)
+        boosted = task.boost_examples(ex)[0][1]
+        assert boosted in answers  # the form the boost teaches, so the model writes them token for token

@@ -272,6 +272,36 @@ def test_logprobs_do_not_depend_on_batch_layout(lively):
         assert torch.allclose(torch.tensor(x.logprobs), torch.tensor(y.logprobs), atol=1e-5)
 
 
+def test_score_is_the_log_prob_the_sampler_gave_each_continuation(lively):
+    """HFEngine.score (train.retry_reward: expected): one call scores continuations of different lengths after one
+    prompt (right-padded, the prompt's KV shared) and gives what the sampler gave each, summed; a prefix of a
+    continuation scores its own tokens only."""
+    model, tok, prompts, eos = lively
+    model = copy.deepcopy(model).float()
+    engine = HFEngine(model, tok, batch_size=4)
+    engine.eos_ids = engine.eos_ids | eos
+    hot = Sampling(max_new_tokens=12, temperature=0.7)
+    model.train()  # as in training: scored in eval mode, then handed back in train mode
+    for prompt, samples in zip(prompts, engine.generate(prompts, 3, hot, seed=5), strict=True):
+        ids = [s.token_ids for s in samples] + [samples[0].token_ids[:1]]
+        assert len({len(c) for c in ids}) > 1  # different lengths, so padding is exercised
+        want = [sum(s.logprobs) for s in samples] + [samples[0].logprobs[0]]
+        assert engine.score(prompt, ids, 0.7) == pytest.approx(want, abs=1e-4)
+    assert model.training
+    assert engine.score(prompts[0], [], 0.7) == []
+
+
+def test_an_engine_that_cannot_score_says_which_can():
+    from reflectrl.rollout.engine import Engine
+
+    class Generating(Engine):
+        def generate(self, prompts, n, sampling, seed=0, on_progress=None):
+            return []
+
+    with pytest.raises(ReflectrlError, match=r"the Generating cannot score continuations: use engine\.name=hf"):
+        Generating().score([1], [[2]], 1.0)
+
+
 class _FakeLLM:
     """A ``vllm.LLM``: completion j of a prompt p is [p[-1], j + 5, eos] (even j) or [p[-1], j + 5, j + 6],
     returned in reverse index order; each position's logprobs dict also holds a token that was not sampled."""

@@ -2,6 +2,7 @@
 a successful retry's tokens), k retries per reflection, dynamic sampling, steps without signal, resume guards."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -83,6 +84,40 @@ def test_r3_answer_also_trains_successful_retries(tiny_model_dir):
             assert ("<answer>" in trained) == whole.startswith("good plan")  # only successful retries are trained
     with_grad, packed = positions_with_gradient(model, groups, cfg.train)
     assert with_grad == set(packed.parents.tolist())
+
+
+class _ScoringEngine(ScriptedEngine):
+    """Gives each reference answer probability 0.1 after a good plan and 0.01 after a bad one."""
+
+    def __init__(self, tokenizer, script):
+        super().__init__(tokenizer, script)
+        self.scored = []
+
+    def score(self, prompt, continuations, temperature):
+        self.scored.append((continuations, temperature))
+        return [math.log(0.1 if "good plan" in self.tokenizer.decode(prompt) else 0.01)] * len(continuations)
+
+
+def test_expected_retry_reward_is_the_probability_of_a_reference_answer(tiny_model_dir):
+    """train.retry_reward: expected rewards a reflection with the policy's probability of retrying with one of the
+    task's reference answers (scored at the retry temperature), not with the sampled retry's verdict."""
+    _, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    task = _task()
+    examples = task.load("train")[:2]
+    cfg = _cfg("train.retry_reward=expected", "train.temperature=0.7")
+    rollout = ReflectRetry(task, failures_of(task, examples), cfg.episode, cfg.train)
+    engine = _ScoringEngine(tok, _script(examples, retry_ok=lambda k: False))  # no sampled retry succeeds
+    groups, _ = rollout.sample(engine, failures_of(task, examples), seed=0)
+    for group, ex in zip(groups, examples, strict=True):
+        n = len(task.reference_answers(ex))
+        assert group.rewards == pytest.approx([min(1.0, 0.1 * n), 0.01 * n] * 2)
+        assert [i["retry_success"] for i in group.info] == [0.0] * 4
+        assert [i["expected_success"] for i in group.info] == group.rewards
+    answers, temperature = engine.scored[0]
+    assert temperature == 0.7 and [tok.decode(a) for a in answers] == task.reference_answers(examples[0])
+    task.reference_answers = lambda example: []
+    with pytest.raises(ReflectrlError, match="needs the task's reference answers: 'countdown' lists none"):
+        rollout.sample(engine, failures_of(task, examples), seed=0)
 
 
 def test_retries_per_reflection_reward_the_share_that_succeed(tiny_model_dir):
