@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.models import cpu_flags, cpu_has_fast_bf16, load_model
 from reflectrl.tasks import get_task
 from reflectrl.train.boost import CompletionSFTTrainer, boost_rows, completion_loss

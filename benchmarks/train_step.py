@@ -33,7 +33,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # trl_reference.py: TRL's GRPOTrainer on recorded groups
 
-from reflectrl.config import load_config  # noqa: E402
+from reflectrl.config_file import load_config  # noqa: E402
 from reflectrl.jsonl import read_jsonl  # noqa: E402
 from reflectrl.models import cpu_flags, load_model  # noqa: E402
 from reflectrl.train.packing import Group  # noqa: E402

@@ -43,7 +43,7 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full traceba
 
 def _config(config: Path | None, sets: list[str] | None, **flags: Any):
     """The run config from a file, then --set overrides, then the explicit flags."""
-    from reflectrl.config import load_config
+    from reflectrl.config_file import load_config
 
     overrides = list(sets or [])
     for key, value in flags.items():

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reflectrl.config import RENAMED, RunConfig, dump_config
+from reflectrl.config import RENAMED, RunConfig
+from reflectrl.config_file import dump_config
 from reflectrl.console import info
 from reflectrl.distributed import barrier, is_main
 from reflectrl.errors import ReflectrlError

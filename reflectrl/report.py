@@ -58,7 +58,7 @@ def _measure_reflections(run: Path, evals: dict[str, Any]) -> None:
     stale = [e for e in evals.values() if any(unmeasured(r) for r in e["samples"])]
     if not stale or not (run / "config.yaml").is_file():
         return
-    from reflectrl.config import load_config
+    from reflectrl.config_file import load_config
     from reflectrl.tasks import get_task
 
     try:

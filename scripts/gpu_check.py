@@ -58,7 +58,7 @@ try:
     import torch
     import trl  # noqa: F401
 
-    from reflectrl.config import load_config
+    from reflectrl.config_file import load_config
     from reflectrl.evaluate import eval_identity, evaluate, format_summary
     from reflectrl.models import load_model
     from reflectrl.rollout import make_engine

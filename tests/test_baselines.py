@@ -11,7 +11,7 @@ from tiny import final_hidden_grads, positions_with_gradient
 from typer.testing import CliRunner
 
 from reflectrl.cli import app
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.evaluate import eval_identity, summarize
 from reflectrl.jsonl import read_jsonl
 from reflectrl.models import load_model

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.models import load_model
 from reflectrl.tasks import get_task
 from reflectrl.train.boost import CompletionSFTTrainer, boost_rows

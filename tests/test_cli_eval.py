@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reflectrl.cli import app
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, read_jsonl
 

@@ -8,7 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from reflectrl.cli import app
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.jsonl import read_jsonl
 from reflectrl.models import load_model
 from reflectrl.tasks import get_task

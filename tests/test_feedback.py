@@ -7,7 +7,7 @@ import random
 import pytest
 from tiny import ScriptedEngine, failures_of
 
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.errors import ReflectrlError
 from reflectrl.evaluate import eval_identity, format_summary, summarize
 from reflectrl.rollout.engine import Sampling

@@ -630,7 +630,7 @@ def test_verifier_agrees_with_bfcl_ast_checker(bfcl, monkeypatch, capsys):
 def test_default_config_is_valid():
     from pathlib import Path
 
-    from reflectrl.config import load_config
+    from reflectrl.config_file import load_config
 
     cfg = load_config(Path(__file__).parent.parent / "configs" / "function-calling-default.yaml")
     task = get_task(cfg.task.name, **cfg.task.options)

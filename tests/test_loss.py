@@ -9,7 +9,7 @@ import torch
 from conftest import ScriptedEngine
 from tiny import failures_of
 
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.models import load_model
 from reflectrl.rollout.episode import REFLECTION_PROMPT
 from reflectrl.tasks import get_task

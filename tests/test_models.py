@@ -76,7 +76,7 @@ def thinking_model_dir(tmp_path_factory):
 
 
 def test_chat_template_kwargs_reach_every_rendered_prompt_and_saved_models(thinking_model_dir, tmp_path):
-    from reflectrl.config import load_config
+    from reflectrl.config_file import load_config
     from reflectrl.models import load_tokenizer
     from reflectrl.rollout.chat import encode_chat, render_chat
 
@@ -107,7 +107,7 @@ def test_eval_renders_prompts_with_the_chat_template_kwargs(thinking_model_dir, 
     """End to end through an evaluation: every prompt the engine gets (attempts, reflections, retries) ends with
     the assistant header, and with the empty think block when enable_thinking is false."""
     import reflectrl.rollout
-    from reflectrl.config import load_config
+    from reflectrl.config_file import load_config
     from reflectrl.models import load_tokenizer
     from reflectrl.pipeline import run_eval
     from reflectrl.tasks import get_task

@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from reflectrl.cli import app
-from reflectrl.config import dump_config, load_config
+from reflectrl.config_file import dump_config, load_config
 from reflectrl.jsonl import read_jsonl
 from reflectrl.report import _html, write_report
 from reflectrl.tasks import get_task

@@ -9,7 +9,7 @@ from conftest import ScriptedEngine
 from tiny import ComputeDtypes, boost_overrides, failures_of
 from transformers import TrainingArguments
 
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.errors import ReflectrlError
 from reflectrl.models import FAST_BF16_ENV, cpu_has_fast_bf16, load_model
 from reflectrl.rollout.episode import REFLECTION_PROMPT

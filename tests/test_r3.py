@@ -9,7 +9,7 @@ import torch
 from conftest import ScriptedEngine
 from tiny import failures_of, positions_with_gradient
 
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.errors import ReflectrlError
 from reflectrl.models import load_model
 from reflectrl.rollout.engine import Sample

@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import ScriptedEngine
 
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.evaluate import evaluate
 from reflectrl.reflections import describe, step_means, summarize
 from reflectrl.report import write_report
@@ -114,7 +114,7 @@ def test_every_builtin_task_says_what_an_answer_is(task_name, options):
 
 
 def test_report_measures_reflections_of_runs_evaluated_before_measures_existed(tmp_path):
-    from reflectrl.config import dump_config
+    from reflectrl.config_file import dump_config
     from reflectrl.evaluate import summarize as summarize_eval
 
     cfg = load_config(None, ["task.options={train_size: 4, test_size: 4}"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import read_jsonl
 from reflectrl.rollout.engine import Sampling
@@ -253,7 +253,7 @@ import sys, torch, torch.distributed as dist
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
 from accelerate import Accelerator
-from reflectrl.config import load_config
+from reflectrl.config_file import load_config
 from reflectrl.models import load_model
 from reflectrl.train.loop import accumulate_gradients
 from reflectrl.train.packing import Group

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from transformers import TrainerCallback
 
+from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, read_jsonl
 from reflectrl.models import atomic_folder
 
@@ -36,6 +37,18 @@ def last_checkpoint(checkpoints: Path) -> str | None:
         if (step := d.name.removeprefix("checkpoint-")).isdigit() and (d / "trainer_state.json").is_file()
     }
     return str(steps[max(steps)]) if steps else None
+
+
+def resume_point(stage_dir: Path) -> str | None:
+    """The checkpoint to resume from. A finished stage whose checkpoints were deleted has none to extend from:
+    starting again at step 0 would quietly replace its model."""
+    checkpoint = last_checkpoint(stage_dir / "checkpoints")
+    if not checkpoint and (final_model_dir(stage_dir) / "config.json").is_file():
+        raise ReflectrlError(
+            f"{stage_dir} holds a finished run whose checkpoints were deleted (train.keep_checkpoints: false): "
+            "nothing to resume from; train into another --out (or keep checkpoints to extend a run)"
+        )
+    return checkpoint
 
 
 def final_model_dir(stage_dir: Path) -> Path:

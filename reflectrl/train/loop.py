@@ -6,8 +6,7 @@ Each step: draw groups from the rollout's pool until ``train.groups_per_step`` o
 launch`` with our DDP, DeepSpeed or FSDP configs runs it unchanged: every process draws its own groups from
 one shared order, and all processes train the same number of groups each step.
 
-A rollout (r3.py, grpo.py) is any object with ``name``, ``pool`` (a FailurePool) and
-``sample(engine, items, seed) -> (groups, generated token count)``.
+A rollout (r3.py, grpo.py) has ``name``, ``pool`` (FailurePool), ``sample(engine, items, seed) -> (groups, tokens)``.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from reflectrl.train.common import (
     MetricsFile,
     drop_checkpoints,
     final_model_dir,
-    last_checkpoint,
+    resume_point,
     save_final_model,
     write_weights_hash,
 )
@@ -99,12 +98,7 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     state = {"step": 0, "generated_tokens": 0, "rollout_seconds": 0.0, "train_seconds": 0.0}
     state.update(counts={"drawn": 0, "informative": 0}, remined_at=None)
     carried: list[Group] = []  # informative groups drawn beyond a step's need, trained first next step
-    checkpoint = last_checkpoint(out / "checkpoints") if resume else None
-    if resume and not checkpoint and (final_model_dir(out) / "config.json").is_file():
-        raise ReflectrlError(
-            f"{out} holds a finished run whose checkpoints were deleted (train.keep_checkpoints: false): nothing to "
-            "resume from; train into another --out (or keep checkpoints to extend a run)"
-        )
+    checkpoint = resume_point(out) if resume else None
     if checkpoint:
         state, carried = _load_checkpoint(accelerator, Path(checkpoint), rollout)
     if accelerator.is_main_process and trackers:
