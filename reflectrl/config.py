@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 # The paper's reflection prompt, word for word.
 REFLECTION_PROMPT = (
@@ -240,7 +240,7 @@ class BoostConfig(Section):
     save_steps: int = Field(10, ge=1, description="Checkpoint every N steps (resume point after a kill).")
     keep_checkpoints: bool = Field(
         False,
-        description="Keep checkpoints/ once the model is saved (the last two; about 1.6 GB each for the embedded "
+        description="Keep the checkpoints once the model is saved (the last two; about 1.6 GB each for the embedded "
         "model). False: delete them then; a kill before that still resumes.",
     )
     report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none'.")
@@ -292,8 +292,9 @@ class TrainConfig(Section):
         "sampled",
         description="r3 / r3-answer: what a reflection earns. sampled: the share of its sampled retries that succeed "
         "(the paper). expected: the policy's probability of writing one of the task's reference answers as the "
-        "retry (Task.reference_answers, at the retry temperature), i.e. the same reward's expectation over the "
-        "retry, without its sampling noise (a lower bound: other correct wordings are not counted). hf engine.",
+        "retry, exactly and then ending its turn (Task.reference_answers; scored at train.temperature, so top_p and "
+        "top_k must be off): a lower bound on the chance the retry succeeds, without the retry's sampling noise "
+        "(other correct wordings are not counted). hf engine only.",
     )
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name (paper: cosine).")
@@ -349,7 +350,7 @@ class TrainConfig(Section):
     )
     keep_checkpoints: bool = Field(
         False,
-        description="Keep checkpoints/ once the model is saved (the last two, about 1.6 GB each for the embedded "
+        description="Keep the checkpoints once the model is saved (the last two, about 1.6 GB each for the embedded "
         "model), so a finished run can be extended: raise train.steps and `reflectrl train --resume`. False: delete "
         "them then; a kill before that still resumes (rise too, per round).",
     )
@@ -367,6 +368,15 @@ class TrainConfig(Section):
         description="Stop once the training stage has run this many seconds (rollout + update as measured, summed "
         "over resumed sittings): `reflectrl compare`'s equal-wall-time unit (rise too). None: no time limit.",
     )
+
+    @model_validator(mode="after")
+    def _expected_reward_scores_plain_sampling(self) -> TrainConfig:
+        if self.retry_reward == "expected" and (self.top_p < 1 or self.top_k > 0):
+            raise ValueError(
+                "retry_reward=expected scores the retry under plain temperature sampling: it needs top_p 1 and "
+                f"top_k 0 (here {self.top_p} and {self.top_k})"
+            )
+        return self
 
 
 class RiseConfig(Section):

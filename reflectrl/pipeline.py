@@ -56,11 +56,13 @@ def run_eval(cfg: RunConfig, task: Task, model_name: str, out: Path, label: str)
 
 def run_boost(cfg: RunConfig, task: Task, problems: list[Example], out: Path) -> str:
     from reflectrl.train.boost import boost
+    from reflectrl.train.common import drop_checkpoints
 
     final = out / "model"
     if not (final / "config.json").is_file():
         model, tok = load(cfg, cfg.model.name, training=True)
         boost(model, tok, task, problems, cfg.boost, cfg.episode, out)
+    drop_checkpoints(out, cfg.boost.keep_checkpoints)  # again on a rerun: a kill may have come before the boost's
     return str(final)
 
 
@@ -78,6 +80,7 @@ def run_mine(cfg: RunConfig, task: Task, model_name: str, queries: list[Example]
 
 def run_train(cfg: RunConfig, task: Task, model_name: str, mine_dir: Path, out: Path) -> str:
     from reflectrl.train import get_algorithm
+    from reflectrl.train.common import drop_checkpoints
     from reflectrl.train.pool import Mined
 
     final = out / "model"
@@ -85,6 +88,7 @@ def run_train(cfg: RunConfig, task: Task, model_name: str, mine_dir: Path, out: 
         train = get_algorithm(cfg.train.algorithm)
         model, tok = load(cfg, model_name, training=True)
         train(model, tok, task, Mined.read(mine_dir / "failures.jsonl"), cfg, out)
+    drop_checkpoints(out, cfg.train.keep_checkpoints)  # again on a rerun: a kill may have come before training's
     return str(final)
 
 
@@ -165,6 +169,9 @@ def main_only(fn, *args):
     return result
 
 
+UNPINNED = {"boost.keep_checkpoints", "train.keep_checkpoints"}  # what a run keeps on disk, not what it computes
+
+
 def _changed_keys(pinned: str, cfg: RunConfig) -> list[str]:
     """The keys whose values differ from the pinned config's. A key the pinned file lacks counts only when its
     value here is not the default: a setting added by a later version does not orphan an older run."""
@@ -180,7 +187,7 @@ def _changed_keys(pinned: str, cfg: RunConfig) -> list[str]:
     new = flat(cfg.model_dump(mode="json"))
     default = flat(RunConfig().model_dump(mode="json"))
     changed = []
-    for key in sorted(set(old) | set(new)):
+    for key in sorted((set(old) | set(new)) - UNPINNED):
         was, now = old.get(key, default.get(key, "unset")), new.get(key, "unset")
         if was != now:
             changed.append(f"{key}: {was!r} -> {now!r}")

@@ -232,7 +232,7 @@ def test_rise_rounds_budget_and_resume(tmp_path, tiny_model_dir):
     final = train_rise(model, tok, task, Mined(queries=queries), cfg, tmp_path)
     assert (final / "config.json").is_file()
     # Each round checkpointed every step; once its model was saved its checkpoints went (train.keep_checkpoints).
-    assert not list(tmp_path.glob("round-*/checkpoints*"))
+    assert not list(tmp_path.glob("round-*/checkpoints/checkpoint-*"))
     spent = json.loads((tmp_path / "generated_tokens.json").read_text())
     rounds = sorted(p.name for p in tmp_path.glob("round-*") if (p / "model").is_dir())
     # Round i collects chunks (of 2 queries) until the tokens reach (i + 1) / 3 of the budget, one at least.

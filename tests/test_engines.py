@@ -274,8 +274,8 @@ def test_logprobs_do_not_depend_on_batch_layout(lively):
 
 def test_score_is_the_log_prob_the_sampler_gave_each_continuation(lively):
     """HFEngine.score (train.retry_reward: expected): one call scores continuations of different lengths after one
-    prompt (right-padded, the prompt's KV shared) and gives what the sampler gave each, summed; a prefix of a
-    continuation scores its own tokens only."""
+    prompt (right-padded, the prompt's KV shared), in chunks or not, and gives what the sampler gave each, summed; a
+    prefix of a continuation scores its own tokens only. Greedy decoding has nothing to score."""
     model, tok, prompts, eos = lively
     model = copy.deepcopy(model).float()
     engine = HFEngine(model, tok, batch_size=4)
@@ -287,8 +287,11 @@ def test_score_is_the_log_prob_the_sampler_gave_each_continuation(lively):
         assert len({len(c) for c in ids}) > 1  # different lengths, so padding is exercised
         want = [sum(s.logprobs) for s in samples] + [samples[0].logprobs[0]]
         assert engine.score(prompt, ids, 0.7) == pytest.approx(want, abs=1e-4)
+        assert engine.score(prompt, ids, 0.7, chunk=3) == pytest.approx(want, abs=1e-4)  # a chunk of 3, then of 1
     assert model.training
     assert engine.score(prompts[0], [], 0.7) == []
+    with pytest.raises(ValueError, match="temperature > 0"):
+        engine.score(prompts[0], [[1]], 0.0)
 
 
 def test_an_engine_that_cannot_score_says_which_can():

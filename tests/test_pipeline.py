@@ -315,3 +315,37 @@ def _tags(page: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
 
     Collect().feed(page)
     return found
+
+
+def test_keeping_checkpoints_or_not_does_not_orphan_a_run_folder(tiny_model_dir, tmp_path):
+    """keep_checkpoints says what a run keeps on disk, not what it computes: turning it on to extend a run later
+    must not make the pinned config refuse the folder."""
+    import yaml
+
+    from reflectrl.pipeline import _changed_keys
+
+    cfg = load_config(tiny_config(tiny_model_dir, tmp_path / "run"))
+    pinned = yaml.safe_dump(cfg.model_dump(mode="json"))
+    keep = ["train.keep_checkpoints=true", "boost.keep_checkpoints=true"]
+    assert _changed_keys(pinned, load_config(tiny_config(tiny_model_dir, tmp_path / "run"), keep)) == []
+    steps = load_config(tiny_config(tiny_model_dir, tmp_path / "run"), [*keep, "train.steps=9"])
+    assert _changed_keys(pinned, steps) == ["train.steps: 2 -> 9"]
+
+
+def test_a_rerun_deletes_the_checkpoints_a_kill_left_behind_a_finished_stage(tiny_model_dir, tmp_path):
+    """A kill after a stage saved its model but before it deleted its checkpoints: the rerun skips the stage (its
+    model is there) and still deletes them, or ~3 GB per stage would stay forever."""
+    from reflectrl.pipeline import run_boost, run_train
+
+    cfg = load_config(tiny_config(tiny_model_dir, tmp_path / "run"))
+    for stage, rerun in (
+        ("boost", lambda out: run_boost(cfg, None, [], out)),
+        ("train", lambda out: run_train(cfg, None, "unused", tmp_path, out)),
+    ):
+        out = tmp_path / stage
+        (out / "model").mkdir(parents=True)
+        (out / "model" / "config.json").write_text("{}")
+        (out / "checkpoints" / "checkpoint-3").mkdir(parents=True)
+        (out / "checkpoints" / "checkpoint-3" / "trainer_state.json").write_text("{}")
+        assert rerun(out) == str(out / "model")
+        assert not list((out / "checkpoints").glob("checkpoint-*")), stage

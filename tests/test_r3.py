@@ -18,8 +18,8 @@ from reflectrl.tasks import get_task
 from reflectrl.tasks.countdown import solve
 from reflectrl.train.loop import collect, no_signal_warning
 from reflectrl.train.packing import Group
-from reflectrl.train.pool import FailurePool
-from reflectrl.train.r3 import ReflectRetry, trainable_failures
+from reflectrl.train.pool import FailurePool, Mined
+from reflectrl.train.r3 import ReflectRetry, train_r3, trainable_failures
 
 
 def _task():
@@ -92,6 +92,7 @@ class _ScoringEngine(ScriptedEngine):
     def __init__(self, tokenizer, script):
         super().__init__(tokenizer, script)
         self.scored = []
+        self.eos_ids = {tokenizer.eos_token_id, 0}  # two ways to end a turn: each answer is scored with each
 
     def score(self, prompt, continuations, temperature):
         self.scored.append((continuations, temperature))
@@ -100,7 +101,8 @@ class _ScoringEngine(ScriptedEngine):
 
 def test_expected_retry_reward_is_the_probability_of_a_reference_answer(tiny_model_dir):
     """train.retry_reward: expected rewards a reflection with the policy's probability of retrying with one of the
-    task's reference answers (scored at the retry temperature), not with the sampled retry's verdict."""
+    task's reference answers and ending the turn there (scored at the retry temperature), not with the sampled
+    retry's verdict."""
     _, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     task = _task()
     examples = task.load("train")[:2]
@@ -109,15 +111,32 @@ def test_expected_retry_reward_is_the_probability_of_a_reference_answer(tiny_mod
     engine = _ScoringEngine(tok, _script(examples, retry_ok=lambda k: False))  # no sampled retry succeeds
     groups, _ = rollout.sample(engine, failures_of(task, examples), seed=0)
     for group, ex in zip(groups, examples, strict=True):
-        n = len(task.reference_answers(ex))
+        n = 2 * len(task.reference_answers(ex))  # each answer, then either end of turn
         assert group.rewards == pytest.approx([min(1.0, 0.1 * n), 0.01 * n] * 2)
         assert [i["retry_success"] for i in group.info] == [0.0] * 4
         assert [i["expected_success"] for i in group.info] == group.rewards
     answers, temperature = engine.scored[0]
-    assert temperature == 0.7 and [tok.decode(a) for a in answers] == task.reference_answers(examples[0])
+    ends = sorted(engine.eos_ids)
+    want = [
+        tok(a, add_special_tokens=False)["input_ids"] + [e] for a in task.reference_answers(examples[0]) for e in ends
+    ]
+    assert temperature == 0.7 and answers == want
     task.reference_answers = lambda example: []
     with pytest.raises(ReflectrlError, match="needs the task's reference answers: 'countdown' lists none"):
         rollout.sample(engine, failures_of(task, examples), seed=0)
+
+
+def test_expected_retry_reward_needs_plain_sampling_and_the_hf_engine(tiny_model_dir, tmp_path):
+    """The expected reward scores softmax(logits / T): top-p or top-k retries would be another policy, so the config
+    refuses them, and training refuses another engine before loading it."""
+    for bad in ("train.top_p=0.9", "train.top_k=20"):
+        with pytest.raises(ReflectrlError, match="retry_reward=expected scores the retry under plain temperature"):
+            load_config(None, ["train.retry_reward=expected", bad])
+    load_config(None, ["train.retry_reward=sampled", "train.top_p=0.9"])  # the sampled reward takes any sampling
+    task = _task()
+    cfg = _cfg("train.retry_reward=expected", "engine.name=vllm")
+    with pytest.raises(ReflectrlError, match="scores retries with the hf engine, not vllm"):
+        train_r3(None, None, task, Mined(failures=failures_of(task, task.load("train")[:2])), cfg, tmp_path)
 
 
 def test_retries_per_reflection_reward_the_share_that_succeed(tiny_model_dir):
@@ -271,7 +290,7 @@ def test_a_finished_run_deletes_its_checkpoints_unless_told_to_keep_them(tiny_mo
     _train(tiny_model_dir, kept, monkeypatch, FakeRollout({0, 1}), *steps, "train.keep_checkpoints=true")
     final, _ = _train(tiny_model_dir, dropped, monkeypatch, FakeRollout({0, 1}), *steps)
     assert sorted(p.name for p in (kept / "checkpoints").iterdir()) == ["checkpoint-1", "checkpoint-2"]
-    assert not (dropped / "checkpoints").exists() and not (dropped / "checkpoints.deleting").exists()
+    assert not list((dropped / "checkpoints").glob("checkpoint-*"))
     assert (final / "model.safetensors").is_file() and (dropped / "train_state.json").is_file()
     assert load_model(str(final), dtype="fp32", device="cpu")[0] is not None
     with pytest.raises(ReflectrlError, match=r"finished run whose checkpoints were deleted .* another --out"):
@@ -279,19 +298,20 @@ def test_a_finished_run_deletes_its_checkpoints_unless_told_to_keep_them(tiny_mo
 
 
 def test_a_delete_killed_halfway_is_finished_by_the_next_one(tmp_path):
-    """drop_checkpoints renames checkpoints/ before deleting it: a kill mid-delete leaves checkpoints.deleting,
-    never a checkpoint that looks complete, and the next call removes the leftover."""
-    from accelerate import Accelerator
-
+    """drop_checkpoints renames each checkpoint before deleting it: a kill mid-delete leaves checkpoint-N.deleting,
+    never a checkpoint that looks complete, and the next call removes the leftover. What else the folder holds (the
+    trainer's TensorBoard logs) stays."""
     from reflectrl.train.common import drop_checkpoints, last_checkpoint
 
-    (tmp_path / "checkpoints.deleting" / "checkpoint-2").mkdir(parents=True)  # a delete killed halfway
-    (tmp_path / "checkpoints" / "checkpoint-4").mkdir(parents=True)
-    (tmp_path / "checkpoints" / "checkpoint-4" / "trainer_state.json").write_text("{}")
-    drop_checkpoints(Accelerator(cpu=True), tmp_path, keep=True)
-    assert last_checkpoint(tmp_path / "checkpoints") is not None  # keep: nothing touched
-    drop_checkpoints(Accelerator(cpu=True), tmp_path, keep=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    folder = tmp_path / "checkpoints"
+    (folder / "checkpoint-2.deleting").mkdir(parents=True)  # a delete killed halfway
+    (folder / "checkpoint-4").mkdir()
+    (folder / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    (folder / "runs" / "Dec02_host").mkdir(parents=True)  # transformers' default TensorBoard folder
+    drop_checkpoints(tmp_path, keep=True)
+    assert last_checkpoint(folder) is not None  # keep: nothing touched
+    drop_checkpoints(tmp_path, keep=False)
+    assert last_checkpoint(folder) is None and sorted(p.name for p in folder.iterdir()) == ["runs"]
 
 
 def test_lora_with_a_kl_to_the_base_and_tensorboard(tiny_model_dir, tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ ProgressFn = Callable[[int, int], None]
 
 class Engine(ABC):
     tokenizer: object
+    eos_ids: set[int]  # the tokens that end a turn: sampling stops at them
 
     @abstractmethod
     def generate(

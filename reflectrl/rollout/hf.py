@@ -19,6 +19,7 @@ support (sliding-window or recurrent caches).
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -93,30 +94,41 @@ class HFEngine(Engine):
         finally:
             self.model.train(was_training)
 
-    def score(self, prompt: list[int], continuations: list[list[int]], temperature: float) -> list[float]:
-        """The prompt runs once; its KV is repeated for the continuations, which are right-padded (a pad after a
-        continuation cannot change its own tokens' log-probs in a causal model)."""
-        if not continuations:
-            return []
-        n, longest = len(continuations), max(map(len, continuations))
+    def score(
+        self, prompt: list[int], continuations: list[list[int]], temperature: float, chunk: int = 32
+    ) -> list[float]:
+        """The prompt runs once; its KV is copied for the continuations, ``chunk`` at a time (bounding the logits'
+        memory: a 4-number Countdown problem can have ~100 solutions)."""
+        if temperature <= 0:
+            raise ValueError("score needs a temperature > 0: greedy decoding has no probabilities to score")
         device = next(self.model.parameters()).device
-        ids = torch.full((n, longest), self.pad_id, dtype=torch.long, device=device)
-        mask = torch.zeros((n, longest), dtype=torch.long, device=device)
-        for i, c in enumerate(continuations):
-            ids[i, : len(c)] = torch.tensor(c, device=device)
-            mask[i, : len(c)] = 1
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.inference_mode():
-                head = self.model(torch.tensor([prompt], device=device), use_cache=True)
-                cache = head.past_key_values
-                cache.batch_repeat_interleave(n)
-                seen = torch.cat([torch.ones((n, len(prompt)), dtype=torch.long, device=device), mask], 1)
-                rest = self.model(ids, attention_mask=seen, past_key_values=cache, use_cache=False).logits
+                head = self.model(torch.tensor([prompt], device=device), use_cache=True, logits_to_keep=1)
+                scores: list[float] = []
+                for start in range(0, len(continuations), chunk):
+                    cache = copy.deepcopy(head.past_key_values)
+                    part = continuations[start : start + chunk]
+                    scores += self._score_after(head.logits[:, -1], cache, part, len(prompt), temperature)
         finally:
             self.model.train(was_training)
-        logits = torch.cat([head.logits[:, -1:].expand(n, 1, -1), rest[:, :-1]], 1).float() / temperature
+        return scores
+
+    def _score_after(self, last_logits, cache, continuations, prompt_len: int, temperature: float) -> list[float]:
+        """Right-padded continuations after the prompt's cache: a pad after a continuation cannot change its own
+        tokens' log-probs in a causal model."""
+        n, longest = len(continuations), max(map(len, continuations))
+        ids = torch.full((n, longest), self.pad_id, dtype=torch.long, device=last_logits.device)
+        mask = torch.zeros_like(ids)
+        for i, c in enumerate(continuations):
+            ids[i, : len(c)] = torch.tensor(c)
+            mask[i, : len(c)] = 1
+        cache.batch_repeat_interleave(n)
+        seen = torch.cat([torch.ones((n, prompt_len), dtype=torch.long, device=ids.device), mask], 1)
+        rest = self.model(ids, attention_mask=seen, past_key_values=cache, use_cache=False).logits
+        logits = torch.cat([last_logits[:, None].expand(n, 1, -1), rest[:, :-1]], 1).float() / temperature
         picked = logits.log_softmax(-1).gather(-1, ids[..., None])[..., 0]
         return (picked * mask).sum(1).tolist()
 

@@ -122,7 +122,7 @@ def boost(model, tokenizer, task: Task, examples: list[Example], cfg: BoostConfi
     summary = {"rows": len(rows), "problems": len(examples), "steps": trainer.state.global_step}
     summary["log_history"] = trainer.state.log_history
     atomic_write_json(out / "boost.json", summary)
-    drop_checkpoints(trainer.accelerator, out, cfg.keep_checkpoints)
+    drop_checkpoints(out, cfg.keep_checkpoints)
     return final
 
 

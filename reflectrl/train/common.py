@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from transformers import TrainerCallback
 
+from reflectrl.distributed import barrier, is_main
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, read_jsonl
 from reflectrl.models import atomic_folder
@@ -55,16 +56,18 @@ def final_model_dir(stage_dir: Path) -> Path:
     return stage_dir / "model"
 
 
-def drop_checkpoints(accelerator, stage_dir: Path, keep: bool) -> None:
-    """Once the stage's model is saved its checkpoints only serve to extend the run: unless ``keep``, delete them.
-    Renamed first, so a kill mid-delete leaves no checkpoint that looks complete."""
-    folder, doomed = stage_dir / "checkpoints", stage_dir / "checkpoints.deleting"
-    if not keep and accelerator.is_main_process:
-        if folder.is_dir():
+def drop_checkpoints(stage_dir: Path, keep: bool) -> None:
+    """Once the stage's model is saved its checkpoints only serve to extend the run: unless ``keep``, delete them
+    (the checkpoint-N folders only: the trainer's TensorBoard logs live beside them). Each is renamed first, so a
+    kill mid-delete leaves none that looks complete; a rerun that finds the stage finished calls this again."""
+    if not keep and is_main():
+        folder = stage_dir / "checkpoints"
+        for checkpoint in folder.glob("checkpoint-*"):
+            if checkpoint.suffix != ".deleting":
+                checkpoint.rename(checkpoint.with_name(checkpoint.name + ".deleting"))
+        for doomed in folder.glob("checkpoint-*.deleting"):
             shutil.rmtree(doomed, ignore_errors=True)
-            folder.rename(doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
-    accelerator.wait_for_everyone()
+    barrier()
 
 
 def save_final_model(accelerator, model, tokenizer, path: Path) -> Path:

@@ -162,7 +162,7 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         atomic_write_json(out / "generated_tokens.json", summary)
         if message := no_signal_warning(read_jsonl(out / "metrics.jsonl")):  # after saving: a diagnostic only
             warn(message)
-    drop_checkpoints(accelerator, out, tc.keep_checkpoints)
+    drop_checkpoints(out, tc.keep_checkpoints)
     return final
 
 

@@ -155,8 +155,9 @@ class ReflectRetry:
         return groups, generated
 
     def _expected_success(self, engine: Engine, failures: list[dict[str, Any]], retry_contexts) -> list[float]:
-        """For each retry context (G per failure), the probability the policy retries with a reference answer."""
-        g, t = self.cfg.num_generations, self.retry_sampling.temperature or 1.0  # greedy: the model's own softmax
+        """For each retry context (G per failure), the probability the policy's retry is a reference answer and
+        then ends (disjoint events, so they add up)."""
+        g, t = self.cfg.num_generations, self.retry_sampling.temperature
         probabilities = []
         for i, f in enumerate(failures):
             answers = self.task.reference_answers(f["example"])
@@ -165,7 +166,8 @@ class ReflectRetry:
                     f"train.retry_reward=expected needs the task's reference answers: {self.task.name!r} lists none "
                     f"for example {f['example'].get('id')!r} (use retry_reward=sampled)"
                 )
-            ids = [engine.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
+            tokens = [engine.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
+            ids = [answer + [end] for answer in tokens for end in sorted(engine.eos_ids)]
             for ctx in retry_contexts[i * g : (i + 1) * g]:
                 probabilities.append(min(1.0, sum(math.exp(lp) for lp in engine.score(ctx, ids, t))))
         return probabilities
@@ -174,6 +176,8 @@ class ReflectRetry:
 def _train(model, tokenizer, task, mined: Mined, cfg: RunConfig, out_dir, resume: bool, train_retry: bool) -> Path:
     from reflectrl.train.loop import train_policy
 
+    if cfg.train.retry_reward == "expected" and cfg.engine.name != "hf":  # say so before an engine loads
+        raise ReflectrlError(f"train.retry_reward=expected scores retries with the hf engine, not {cfg.engine.name}")
     rollout = ReflectRetry(task, mined.failures, cfg.episode, cfg.train, train_retry, mined.queries, cfg.mine)
     ep = cfg.episode
     max_len = ep.max_reflection_tokens + (ep.max_retry_tokens + 64 if train_retry else 0)

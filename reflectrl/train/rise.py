@@ -347,7 +347,7 @@ def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_d
             trained = {"global_step": trainer.state.global_step, "rows": len(rows), "seconds": stopwatch.seconds()}
             save_final_model(trainer.accelerator, trainer.model, tokenizer, final_model_dir(rdir))
             atomic_write_json(rdir / "train_state.json", trained)
-            drop_checkpoints(trainer.accelerator, rdir, cfg.train.keep_checkpoints)
+        drop_checkpoints(rdir, cfg.train.keep_checkpoints)  # again on a rerun: a kill may have come before it
         state = json.loads((rdir / "train_state.json").read_text())
         seconds += state.get("seconds", 0.0)
         metrics += _round_metrics(i, records, spent, steps, read_jsonl(rdir / "metrics.jsonl"), collected_seconds)
