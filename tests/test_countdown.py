@@ -178,6 +178,34 @@ def test_boost_reflections_value_style_states_the_true_value_and_rule_style_only
     assert seen["value"] and seen["numbers"]
 
 
+def test_hint_style_reflections_name_the_first_step_of_the_answer_the_boost_retries_with():
+    """reflection_style: hint = the rule reflection, then a first step of the very solution the boost's retry row
+    writes (its first-try answer): a step the retry can build on, both of whose numbers the answer uses."""
+    from reflectrl.config import EpisodeConfig
+    from reflectrl.tasks.countdown import _first_step
+    from reflectrl.train.boost import boost_rows
+
+    rule_task = get_task("countdown", train_size=40, test_size=5, reflection_style="rule")
+    hint_task = get_task("countdown", train_size=40, test_size=5, reflection_style="hint")
+    for ex in hint_task.load("train"):
+        [(attempt, hint)] = hint_task.boost_reflections(ex, seed=1)
+        [(_, answer)] = hint_task.boost_examples(ex)
+        [(same_attempt, rule)] = rule_task.boost_reflections(ex, seed=1)
+        assert same_attempt == attempt and hint.startswith(rule + " I will start from ")
+        step = hint.removeprefix(rule + " I will start from ").removesuffix(".")
+        solution = answer.removeprefix("<answer> ").removesuffix(" </answer>")
+        assert step == _first_step(solution) and step.replace(" ", "") in solution.replace(" ", "")
+    assert _first_step("(53 - 21) * 2") == _first_step("2 * (53 - 21)") == "53 - 21"
+    assert _first_step("2 * 3 + 4 * 5") == "2 * 3" and _first_step("53 + 21 - 10") == "53 + 21"
+    # In the boost's rows the retry after a hint reflection is the solution the hint starts.
+    rows = boost_rows(hint_task, hint_task.load("train"), EpisodeConfig(), 1.0, 0)
+    retries = [r for r in rows if len(r["prompt"]) > 1 and "I will start from" in r["prompt"][-2]["content"]]
+    assert retries
+    for row in retries:
+        hint, answer = row["prompt"][-2]["content"], row["completion"][0]["content"]
+        assert hint.split("I will start from ")[1].removesuffix(".").replace(" ", "") in answer.replace(" ", "")
+
+
 def test_data_file_formats_and_malformed_records(tmp_path):
     rows = [
         {"target": 6, "nums": [1, 2, 3]},

@@ -246,12 +246,14 @@ class CountdownOptions(TaskOptions):
         description="File of TinyZero-format problems ({target, nums}): JSON, JSONL or Parquet.",
     )
     strict: bool = Field(False, description="Reject a data file with any malformed record instead of skipping it.")
-    reflection_style: Literal["value", "rule"] = Field(
+    reflection_style: Literal["value", "rule", "hint"] = Field(
         "value",
         description="What the boost's reflections say about a wrong equation. 'value': its true value and whether "
         "it is too large or too small (needs arithmetic the model may get wrong at test time). 'rule': only what "
         "can be checked without arithmetic: which numbers it used, missed or added, or that the numbers were "
-        "right and the operations wrong.",
+        "right and the operations wrong. 'hint': the rule sentence, then the first step of the correct equation "
+        "the boost's retry goes on to write, so the retry learns to build on its reflection (a rule reflection "
+        "says nothing the retry can use, and the boosted model's retry ignores it: RESULTS §7j).",
     )
 
     @model_validator(mode="after")
@@ -293,6 +295,12 @@ def _generated(o: CountdownOptions) -> list[Example]:
     with contextlib.suppress(OSError):  # a read-only cache only costs time
         atomic_write_text(path, json.dumps(out))
     return out
+
+
+def _first_step(expr: str) -> str:
+    """A first step of ``expr``: its leftmost operation on two numbers ("53 - 21" of "(53 - 21) * 2")."""
+    steps = (n for n in ast.walk(_parse(expr)) if isinstance(n, ast.BinOp))
+    return ast.unparse(next(n for n in steps if isinstance(n.left, ast.Constant) and isinstance(n.right, ast.Constant)))
 
 
 def _listed(numbers: list[int]) -> str:
@@ -385,11 +393,13 @@ class Countdown(Task):
         return check_equation(example["nums"], example["target"], answer)
 
     def boost_examples(self, example: Example) -> list[tuple[Messages, str]]:
+        pick = self._boost_solution(example)
+        return [(self.messages(example), f"<answer> {pick} </answer>")] if pick else []
+
+    def _boost_solution(self, example: Example) -> str | None:
+        """The solution the boost teaches for ``example`` (also the retry after its reflection row)."""
         solutions = solve_all(example["nums"], example["target"])
-        if not solutions:
-            return []
-        pick = random.Random(stable_hash("boost", example["id"])).choice(solutions)
-        return [(self.messages(example), f"<answer> {pick} </answer>")]
+        return random.Random(stable_hash("boost", example["id"])).choice(solutions) if solutions else None
 
     def reference_answers(self, example: Example) -> list[str]:
         return [f"<answer> {s} </answer>" for s in solve_all(example["nums"], example["target"])]
@@ -428,6 +438,8 @@ class Countdown(Task):
                 reflection = rng.choice(REFLECTIONS_NUMBER_RULE).format(
                     expr=expr, used=_listed(parse_equation(expr)[0]), nums=nums, problem=_number_problem(nums, wrong)
                 )
+        if self.options.reflection_style == "hint":
+            reflection += f" I will start from {_first_step(self._boost_solution(example))}."
         return [(f"<answer> {expr} </answer>", reflection)]
 
     def feedback(self, example: Example, completion: str) -> str:
