@@ -182,7 +182,7 @@ def test_hint_style_reflections_name_the_first_step_of_the_answer_the_boost_retr
     """reflection_style: hint = the rule reflection, then a first step of the very solution the boost's retry row
     writes (its first-try answer): a step the retry can build on, both of whose numbers the answer uses."""
     from reflectrl.config import EpisodeConfig
-    from reflectrl.tasks.countdown import _first_step
+    from reflectrl.tasks.countdown import _example, _first_step
     from reflectrl.train.boost import boost_rows
 
     rule_task = get_task("countdown", train_size=40, test_size=5, reflection_style="rule")
@@ -195,6 +195,7 @@ def test_hint_style_reflections_name_the_first_step_of_the_answer_the_boost_retr
         step = hint.removeprefix(rule + " I will start from ").removesuffix(".")
         solution = answer.removeprefix("<answer> ").removesuffix(" </answer>")
         assert step == _first_step(solution) and step.replace(" ", "") in solution.replace(" ", "")
+    assert hint_task.boost_reflections(_example([1, 1, 1], 999)) == []  # unsolvable: nothing to hint at
     assert _first_step("(53 - 21) * 2") == _first_step("2 * (53 - 21)") == "53 - 21"
     assert _first_step("2 * 3 + 4 * 5") == "2 * 3" and _first_step("53 + 21 - 10") == "53 + 21"
     # In the boost's rows the retry after a hint reflection is the solution the hint starts.

@@ -439,7 +439,9 @@ class Countdown(Task):
                     expr=expr, used=_listed(parse_equation(expr)[0]), nums=nums, problem=_number_problem(nums, wrong)
                 )
         if self.options.reflection_style == "hint":
-            reflection += f" I will start from {_first_step(self._boost_solution(example))}."
+            if (pick := self._boost_solution(example)) is None:
+                return []  # no solution to take a first step of
+            reflection += f" I will start from {_first_step(pick)}."
         return [(f"<answer> {expr} </answer>", reflection)]
 
     def feedback(self, example: Example, completion: str) -> str:
