@@ -15,6 +15,7 @@ import random
 from collections.abc import Iterator
 from fractions import Fraction
 from functools import cache
+from itertools import permutations
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,14 +66,10 @@ def _expressions(items: tuple[tuple[Fraction, str, int], ...]):
     if len(items) == 1:
         yield items[0]
         return
-    n = len(items)
-    for i in range(n):
-        for j in range(n):
-            if i == j:
-                continue
-            rest = tuple(items[k] for k in range(n) if k not in (i, j))
-            for combined in _combine(items[i], items[j]):
-                yield from _expressions((combined, *rest))
+    for i, j in permutations(range(len(items)), 2):
+        rest = tuple(item for k, item in enumerate(items) if k not in (i, j))
+        for combined in _combine(items[i], items[j]):
+            yield from _expressions((combined, *rest))
 
 
 def solve_all(nums: list[int] | tuple[int, ...], target: int) -> list[str]:
@@ -418,9 +415,8 @@ class Countdown(Task):
             value = rng.choice(others)
             expr = rng.choice(by_value[value])
             direction = "too small" if value < target else "too large"
-            templates = (
-                REFLECTIONS_WRONG_VALUE if self.options.reflection_style == "value" else REFLECTIONS_WRONG_OPERATIONS
-            )
+            by_rule = self.options.reflection_style != "value"  # rule and hint
+            templates = REFLECTIONS_WRONG_OPERATIONS if by_rule else REFLECTIONS_WRONG_VALUE
             reflection = rng.choice(templates).format(
                 expr=expr, value=value, target=target, direction=direction, nums=nums
             )
@@ -438,10 +434,8 @@ class Countdown(Task):
                 reflection = rng.choice(REFLECTIONS_NUMBER_RULE).format(
                     expr=expr, used=_listed(parse_equation(expr)[0]), nums=nums, problem=_number_problem(nums, wrong)
                 )
-        if self.options.reflection_style == "hint":
-            if (pick := self._boost_solution(example)) is None:
-                return []  # no solution to take a first step of
-            reflection += f" I will start from {_first_step(pick)}."
+        if self.options.reflection_style == "hint" and (pick := self._boost_solution(example)):
+            reflection += f" I will start from {_first_step(pick)}."  # the step its retry row starts with
         return [(f"<answer> {expr} </answer>", reflection)]
 
     def feedback(self, example: Example, completion: str) -> str:
