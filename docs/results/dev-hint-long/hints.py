@@ -5,7 +5,10 @@ import json
 import re
 import sys
 
-print("| model | failures | hint is a step (a op b) | retry right after it | hint is a number | retry right after it | no hint |")
+print(
+    "| model | failures | hint is a step (a op b) | retry right after it "
+    "| hint is a number | retry right after it | no hint |"
+)
 print("|---|---|---|---|---|---|---|")
 for spec in sys.argv[1:]:
     name, path = spec.split("=", 1)
