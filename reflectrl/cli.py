@@ -247,6 +247,53 @@ def train(
 
 
 @app.command()
+def probe(
+    failures: Annotated[
+        Path, typer.Option(help="Failed first attempts: failures.jsonl from `mine`, or an eval's samples.jsonl.")
+    ],
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    model: ModelOpt = None,
+    task: TaskOpt = None,
+    task_opt: TaskOptsOpt = None,
+    limit: Annotated[int | None, typer.Option(help="First N failures of the file.")] = None,
+    reflections: Annotated[int | None, typer.Option(help="Reflections per failure (G).")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="Another model's probe folder on the same failures: report the paired gain.")
+    ] = None,
+    out: OutOpt = None,
+) -> None:
+    """What reflections are worth, noise-free: P(retry right) after each of G reflections vs a fresh attempt
+    (resumable)."""
+    from reflectrl.console import out as stdout
+    from reflectrl.jsonl import read_jsonl
+    from reflectrl.pipeline import load
+    from reflectrl.probe import format_summary, load_failures, probe_identity
+    from reflectrl.probe import probe as run_probe
+    from reflectrl.rollout import make_engine
+    from reflectrl.tasks import get_task
+
+    flags = {"model.name": model, "task.name": task, "task_opts": task_opt}
+    cfg = _config(config, sets, **flags, **{"probe.limit": limit, "probe.reflections": reflections})
+    if cfg.engine.name != "hf":  # say so before a model loads
+        raise ReflectrlError(f"probe scores continuations with the hf engine, not {cfg.engine.name}")
+    base_rows = None
+    if baseline is not None:
+        base_rows = read_jsonl(baseline / "probe.jsonl")
+        if not base_rows:
+            raise ReflectrlError(f"--baseline {baseline}: no probe.jsonl rows there (run `reflectrl probe` into it)")
+    the_task = get_task(cfg.task.name, **cfg.task.options)
+    rows = load_failures(failures, the_task, cfg.probe.limit)
+    folder = out or Path(cfg.out_dir) / "probe"
+    lm, tokenizer = load(cfg, cfg.model.name)
+    engine = make_engine(cfg.engine, lm, tokenizer, cfg.model.trust_remote_code)
+    identity = probe_identity(cfg, cfg.model.name, failures)
+    summary = run_probe(engine, the_task, rows, cfg, folder, identity, base_rows)
+    stdout.print(format_summary(summary, f"{cfg.model.name} on {failures}"), markup=False)
+    stdout.print(f"probe: {folder / 'probe.jsonl'}")
+
+
+@app.command()
 def run(
     config: ConfigOpt = None,
     sets: SetOpt = None,

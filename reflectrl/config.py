@@ -410,6 +410,15 @@ class CompareConfig(Section):
     turns: int = Field(3, ge=2, description="K of the multi-turn evaluation of every algorithm.")
 
 
+class ProbeConfig(Section):
+    """`reflectrl probe`: what a model's reflections are worth on fixed failures, scored exactly. Reflections are
+    sampled, and retries and fresh attempts scored, at train.temperature: what R3's expected reward sees."""
+
+    limit: int | None = Field(100, ge=1, description="Probe the first N failures of the file (None: all).")
+    reflections: int = Field(8, ge=1, description="Reflections written per failure (G).")
+    seed: int = Field(0, description="Sampling seed of the reflections.")
+
+
 class ForgettingConfig(Section):
     enabled: bool = Field(False, description="In `run`, measure forgetting (starting vs trained model) after training.")
     benchmarks: list[str] = Field(
@@ -445,6 +454,7 @@ class RunConfig(Section):
     forgetting: ForgettingConfig = Field(default_factory=ForgettingConfig)
     rise: RiseConfig = Field(default_factory=RiseConfig)
     compare: CompareConfig = Field(default_factory=CompareConfig)
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
 
     def dev_start(self) -> int:
         """Where the dev slice of the train split starts: after the boost's problems and the mining queries."""

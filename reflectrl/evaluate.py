@@ -43,7 +43,7 @@ def evaluate(
     another identity is an error rather than a silent mix of two evaluations."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _check_identity(out / "eval_identity.json", identity)
+    check_identity(out / "eval_identity.json", identity)
 
     dev = eval_cfg.split == "dev"
     if eval_cfg.split == "all":  # a user's own data file, whole: its train part, then its test part
@@ -147,14 +147,15 @@ def eval_identity(cfg, model_name: str) -> dict[str, Any]:
     }
 
 
-def _check_identity(path: Path, identity: dict[str, Any]) -> None:
+def check_identity(path: Path, identity: dict[str, Any]) -> None:
+    """Record what a results folder holds; resuming into it with other settings is an error, not a silent mix."""
     import json
 
     if path.exists():
         previous = json.loads(path.read_text())
         if previous != json.loads(json.dumps(identity)):
             raise ReflectrlError(
-                f"{path.parent} already holds an evaluation with other settings ({path}); "
+                f"{path.parent} already holds results with other settings ({path}); "
                 "use another --out folder or delete it"
             )
     elif is_main():

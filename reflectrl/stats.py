@@ -51,15 +51,16 @@ def rate(flags: Sequence[bool]) -> Rate:
 
 
 def paired_diff_ci(
-    a: Sequence[bool], b: Sequence[bool], resamples: int = 2000, seed: int = 0
+    a: Sequence[float], b: Sequence[float], resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Mean of b - a over paired items (same problems) with a 95% bootstrap interval."""
+    """Mean of b - a over paired items (same problems; successes as bools or probabilities) with a 95% bootstrap
+    interval."""
     if len(a) != len(b):
         raise ValueError("paired samples must have the same length")
     n = len(a)
     if n == 0:
         return float("nan"), float("nan"), float("nan")
-    d = [int(bool(y)) - int(bool(x)) for x, y in zip(a, b, strict=True)]
+    d = [float(y) - float(x) for x, y in zip(a, b, strict=True)]
     rng = random.Random(seed)
     means = sorted(sum(d[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
     return sum(d) / n, means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]

@@ -12,7 +12,7 @@ from reflectrl.errors import ReflectrlError
 
 runner = CliRunner()
 NO_CONFIG = {"tasks", "report"}  # list tasks; rewrite a run folder's report from what it already holds
-REQUIRED = {"forgetting": ["--model", "m"]}
+REQUIRED = {"forgetting": ["--model", "m"], "probe": ["--failures", "f.jsonl"]}
 
 
 def _commands() -> dict[str, list[str]]:
@@ -21,7 +21,8 @@ def _commands() -> dict[str, list[str]]:
 
 
 def test_the_walk_sees_every_command():
-    assert set(_commands()) == {"tasks", "eval", "boost", "mine", "train", "run", "compare", "report", "forgetting"}
+    names = {"tasks", "eval", "boost", "mine", "train", "run", "compare", "report", "forgetting", "probe"}
+    assert set(_commands()) == names
 
 
 @pytest.mark.parametrize("name", sorted(set(_commands()) - NO_CONFIG))

@@ -21,7 +21,7 @@ LAYERS = [
     ["evaluate", "mmlu", "forgetting_report", "viewer"],
     ["forgetting_benchmarks"],
     ["forgetting_lm_eval"],
-    ["forgetting", "report"],
+    ["forgetting", "report", "probe"],
     ["pipeline"],
     ["compare"],
     ["cli"],

@@ -6,6 +6,7 @@ reflection, another asks to try again with the original question repeated (as in
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from reflectrl.config import REFLECTION_PROMPT, RETRY_MESSAGE, RETRY_PROMPT, EpisodePrompts  # noqa: F401 - re-exported
@@ -58,6 +59,23 @@ def reflection_context(engine: Engine, task: Task, failure: dict[str, Any], refl
         {"role": "user", "content": reflection_prompt},
     ]
     return encode_chat(tok, messages, tools)
+
+
+def reference_probability(
+    engine: Engine, task: Task, example: Example, contexts: list[list[int]], temperature: float
+) -> list[float]:
+    """For each context, the probability that the next turn, sampled at ``temperature``, is one of the task's
+    reference answers and then ends (disjoint events, so they add up; capped at 1): the chance a sampled turn
+    verifies, without sampling it."""
+    answers = task.reference_answers(example)
+    if not answers:
+        raise ReflectrlError(
+            f"scoring a turn needs the task's reference answers: {task.name!r} lists none for example "
+            f"{example.get('id')!r}"
+        )
+    tokens = [engine.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
+    ids = [answer + [end] for answer in tokens for end in sorted(engine.eos_ids)]
+    return [min(1.0, sum(math.exp(lp) for lp in engine.score(ctx, ids, temperature))) for ctx in contexts]
 
 
 def run_episodes(

@@ -16,7 +16,6 @@ untrained.
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import read_jsonl
 from reflectrl.reflections import describe as describe_reflection
 from reflectrl.rollout.engine import Engine
-from reflectrl.rollout.episode import after_attempt, continue_chat, reflection_context
+from reflectrl.rollout.episode import after_attempt, continue_chat, reference_probability, reflection_context
 from reflectrl.tasks import Example, Task
 from reflectrl.train.packing import Group
 from reflectrl.train.pool import FailurePool, Mined
@@ -155,22 +154,16 @@ class ReflectRetry:
         return groups, generated
 
     def _expected_success(self, engine: Engine, failures: list[dict[str, Any]], retry_contexts) -> list[float]:
-        """For each retry context (G per failure), the probability the policy's retry is a reference answer and
-        then ends (disjoint events, so they add up)."""
+        """For each retry context (G per failure), the probability the policy's retry is a reference answer."""
         g, t = self.cfg.num_generations, self.retry_sampling.temperature
-        probabilities = []
-        for i, f in enumerate(failures):
-            answers = self.task.reference_answers(f["example"])
-            if not answers:
-                raise ReflectrlError(
-                    f"train.retry_reward=expected needs the task's reference answers: {self.task.name!r} lists none "
-                    f"for example {f['example'].get('id')!r} (use retry_reward=sampled)"
-                )
-            tokens = [engine.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
-            ids = [answer + [end] for answer in tokens for end in sorted(engine.eos_ids)]
-            for ctx in retry_contexts[i * g : (i + 1) * g]:
-                probabilities.append(min(1.0, sum(math.exp(lp) for lp in engine.score(ctx, ids, t))))
-        return probabilities
+        try:
+            return [
+                p
+                for i, f in enumerate(failures)
+                for p in reference_probability(engine, self.task, f["example"], retry_contexts[i * g : (i + 1) * g], t)
+            ]
+        except ReflectrlError as e:
+            raise ReflectrlError(f"train.retry_reward=expected: {e} (use retry_reward=sampled)") from e
 
 
 def _train(model, tokenizer, task, mined: Mined, cfg: RunConfig, out_dir, resume: bool, train_retry: bool) -> Path:
