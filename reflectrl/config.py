@@ -315,8 +315,12 @@ class TrainConfig(Section):
         description="Truncated importance sampling: a token's weight exp(trainer - sampler log-prob) is capped here "
         "(corrects the sampler's numerics, e.g. vLLM's bf16 kernels, against the trainer's).",
     )
-    scale_rewards: Literal["group", "batch", "none"] = Field(
-        "group", description="Divide advantages by the group's reward std ('none' = only subtract the mean)."
+    scale_rewards: Literal["group", "batch", "none"] | None = Field(
+        None,
+        description="Divide advantages by the group's reward std ('group'), the step's ('batch') or nothing ('none' = "
+        "only subtract the mean). None: 'group', but 'batch' with retry_reward=expected, whose rewards in a group of "
+        "hopeless reflections differ by hundredths of a point: group scaling blows that up and trained hedged hints "
+        "(RESULTS §7k).",
     )
     temperature: float = Field(
         0.9,
@@ -368,6 +372,12 @@ class TrainConfig(Section):
         description="Stop once the training stage has run this many seconds (rollout + update as measured, summed "
         "over resumed sittings): `reflectrl compare`'s equal-wall-time unit (rise too). None: no time limit.",
     )
+
+    @model_validator(mode="after")
+    def _scale_rewards_default(self) -> TrainConfig:
+        if self.scale_rewards is None:  # resolved here, so a run's pinned config.yaml says which one it used
+            self.scale_rewards = "batch" if self.retry_reward == "expected" else "group"
+        return self
 
     @model_validator(mode="after")
     def _expected_reward_scores_plain_sampling(self) -> TrainConfig:

@@ -139,6 +139,24 @@ def test_expected_retry_reward_needs_plain_sampling_and_the_hf_engine(tiny_model
         train_r3(None, None, task, Mined(failures=failures_of(task, task.load("train")[:2])), cfg, tmp_path)
 
 
+def test_expected_reward_scales_advantages_by_the_batch_std_unless_told_otherwise(tmp_path):
+    """Group std scaling turns the expected reward's near-ties in hopeless groups into unit advantages (RESULTS
+    §7k), so the unset default is batch for it and group (TRL's) for the sampled reward; an explicit choice stands,
+    and the pinned config of a run records the resolved value."""
+    from reflectrl.config_file import dump_config
+
+    assert load_config(None, []).train.scale_rewards == "group"
+    expected = load_config(None, ["train.retry_reward=expected"])
+    assert expected.train.scale_rewards == "batch"
+    assert "scale_rewards: batch" in dump_config(expected)
+    for explicit in ("group", "none"):
+        cfg = load_config(None, ["train.retry_reward=expected", f"train.scale_rewards={explicit}"])
+        assert cfg.train.scale_rewards == explicit
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  retry_reward: expected\n  scale_rewards: null\n")
+    assert load_config(path, []).train.scale_rewards == "batch"
+
+
 def test_retries_per_reflection_reward_the_share_that_succeed(tiny_model_dir):
     _, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     task = _task()
