@@ -349,3 +349,12 @@ def test_a_rerun_deletes_the_checkpoints_a_kill_left_behind_a_finished_stage(tin
         (out / "checkpoints" / "checkpoint-3" / "trainer_state.json").write_text("{}")
         assert rerun(out) == str(out / "model")
         assert not list((out / "checkpoints").glob("checkpoint-*")), stage
+
+
+@pytest.mark.parametrize(
+    "name", ["countdown-default", "countdown-long", "compare-countdown", "function-calling-default"]
+)
+def test_shipped_run_configs_load_and_name_a_task(name):
+    """A shipped config that no longer validates would fail only when a user runs it: check each here."""
+    cfg = load_config(Path(__file__).parent.parent / "configs" / f"{name}.yaml")
+    assert get_task(cfg.task.name, **cfg.task.options).name == cfg.task.name
