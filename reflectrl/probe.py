@@ -37,6 +37,8 @@ from reflectrl.tasks.base import stable_hash
 def load_failures(path: Path, task: Task, limit: int | None) -> list[dict[str, Any]]:
     """The first ``limit`` failures of a failures.jsonl (as mined) or of an eval's samples.jsonl (its failed first
     attempts, the problems looked up by id in the task's splits)."""
+    if not Path(path).is_file():
+        raise ReflectrlError(f"{path}: no such file (give a failures.jsonl from `mine` or an eval's samples.jsonl)")
     rows = read_jsonl(path)
     if rows and all("example" in r for r in rows):
         failures = rows
@@ -103,14 +105,9 @@ def probe(
                 fresh = reflection_context(engine, task, f, after_attempt(task, ex, f["attempt"], prompts, question))
             else:
                 fresh = attempt_prompt(engine, task, ex)
-            writer.write(
-                {
-                    "id": f["id"],
-                    "fresh": reference_probability(engine, task, ex, [fresh], t)[0],
-                    "retry": reference_probability(engine, task, ex, retries, t),
-                    "reflections": [r.text for r in reflections],
-                }
-            )
+            fresh_p, *retry_p = reference_probability(engine, task, ex, [fresh, *retries], t)
+            texts = [r.text for r in reflections]
+            writer.write({"id": f["id"], "fresh": fresh_p, "retry": retry_p, "reflections": texts})
             bar.advance(job)
     wanted = {f["id"] for f in failures}
     summary = summarize([r for r in read_jsonl(path) if r["id"] in wanted], baseline)

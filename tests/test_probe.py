@@ -137,6 +137,8 @@ def test_failures_come_from_mine_or_from_an_eval(tmp_path):
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         with pytest.raises(ReflectrlError, match=message):
             load_failures(path, task, None)
+    with pytest.raises(ReflectrlError, match=r"nowhere\.jsonl: no such file"):
+        load_failures(tmp_path / "nowhere.jsonl", task, None)
 
 
 def test_probe_cli_end_to_end_on_a_tiny_model(tiny_model_dir, tmp_path):
