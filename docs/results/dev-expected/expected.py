@@ -4,6 +4,9 @@ reference answers is computed (HFEngine.score), as is the probability for a fres
 line per failure: {id, fresh, retry: [G probabilities]}.
 
 python expected.py <model> <out.jsonl> [n_failures] [G]    (PYTHONPATH = a reflectrl checkout with HFEngine.score)
+
+Frozen: the record of what produced the committed outputs. Its scoring is now the library's
+(`rollout.episode.reference_probability`); for new measurements use `reflectrl probe` (reflectrl/probe.py).
 """
 
 import json

@@ -4,6 +4,9 @@ HFEngine.score) and its group-normalised advantage; rows are summarised by how t
 number, none). Writes one JSON line per failure: {id, rewards, forms, tokens}.
 
 python form.py <model> <failures.jsonl> <out.jsonl> [n_failures] [G]   (PYTHONPATH = a reflectrl checkout)
+
+Frozen: the record of what produced the committed outputs. Its scoring is now the library's
+(`rollout.episode.reference_probability`); for new measurements use `reflectrl probe` (reflectrl/probe.py).
 """
 
 import json
