@@ -13,6 +13,7 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, read_jsonl
 from reflectrl.tasks import Task, Verdict, get_task, register_task
 from reflectrl.tasks.countdown import solve
+from reflectrl.tasks.guard import VERIFIER_ERRORS
 
 CANARY = Path("/tmp/reflectrl-pwned")
 
@@ -248,11 +249,13 @@ def test_user_verifier_is_bounded_in_time_and_never_raises():
     ex = task.load("test")[0]
     assert task.verify(ex, "4") == Verdict(True, "checked")
     assert task.verify(ex, "5") == Verdict(False, "checked")
+    timeouts = VERIFIER_ERRORS[("_test_hangs", "timeout")]
     for completion in ("loop", "pow", "swallow"):
         started = time.perf_counter()
         assert task.verify(ex, completion) == Verdict.fail("timeout"), completion
         assert time.perf_counter() - started < 2.0
         assert task.verify(ex, "4").success  # a fresh worker took over
+    assert VERIFIER_ERRORS[("_test_hangs", "timeout")] == timeouts + 3  # counted and warned, not silent
     assert task.verify(ex, "exit") == Verdict.fail("verifier_error:worker_died")
     assert task.verify(ex, "raise") == Verdict.fail("verifier_error:ZeroDivisionError")
     assert task.verify(ex, "none") == Verdict.fail("verifier_error:returned_NoneType")
@@ -267,6 +270,26 @@ def test_user_verifier_is_bounded_in_time_and_never_raises():
     for _ in range(200):
         task.verify(ex, "4")
     assert (time.perf_counter() - started) / 200 < 0.01  # the worker is reused, not forked per call
+
+
+@register_task
+class _Allocates(_UserTask):
+    name = "_test_allocates"
+    verify_timeout = 60.0  # a loaded machine must not turn this test's allocations into timeouts
+    verify_memory_mb = 256
+
+    def verify(self, example, completion):  # model text that makes the verifier allocate that many MiB
+        return Verdict(len(bytearray(int(completion) * 2**20)) > 0, "allocated")
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="the memory cap reads Linux's /proc")
+def test_user_verifier_is_bounded_in_memory():
+    """4 GiB of zeros would be granted lazily and fill RAM as touched; beyond verify_memory_mb it is refused."""
+    task = get_task("_test_allocates")
+    ex = task.load("test")[0]
+    assert task.verify(ex, "32") == Verdict(True, "allocated")  # ordinary work is not starved
+    assert task.verify(ex, "4096") == Verdict.fail("verifier_error:MemoryError")
+    assert task.verify(ex, "32").success  # the same worker goes on serving
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from Linux's /proc")

@@ -10,7 +10,10 @@ training rollouts, forgetting) gets the same guarantees:
 * bounded time for user-registered verifiers: they run in a forked worker process that is killed after
   ``verify_timeout`` seconds (``timeout``), since a thread cannot be stopped and SIGALRM cannot interrupt
   C code such as a huge ``int.__pow__``. Without ``fork`` (Windows) SIGALRM bounds Python-level loops in
-  the main thread. Built-in verifiers are direct calls: they bound their own input and work.
+  the main thread. Built-in verifiers are direct calls: they bound their own input and work;
+* bounded memory for the worker (Linux): ``verify_memory_mb`` of address space beyond what it inherited,
+  so a verifier that model text makes allocate hugely gets a ``MemoryError``, not the OOM killer, whose
+  likely victim is the training process.
 
 Model text is never executed here: it is only passed, as data, to the task's verifier.
 """
@@ -24,6 +27,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from reflectrl.console import warn
@@ -87,11 +91,28 @@ def clean_verdict(verdict: Any) -> Verdict:
     return Verdict(success, reason)
 
 
+def _limit_memory(extra_mb: int | None) -> None:
+    """Cap this process's address space at its current size plus ``extra_mb`` (the fork inherited the
+    parent's mappings, so an absolute cap would either bind nothing or fail at once)."""
+    if extra_mb is None:
+        return
+    try:
+        import resource  # Unix only
+
+        size = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = size + extra_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    except (ImportError, OSError, ValueError):  # no /proc (macOS), no resource (Windows): time stays bounded
+        pass
+
+
 def _serve(task: Any, verify: Callable, conn, parent_end) -> None:
     """Worker loop: (example, completion) in, (success, reason) out, until the pipe closes."""
     # The fork copied the parent's end too: holding it, this worker would never see EOF after the parent is
     # killed (SIGKILL skips the daemon cleanup) and would sleep forever.
     parent_end.close()
+    _limit_memory(getattr(task, "verify_memory_mb", None))
     _IN_WORKER["on"] = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     while True:
@@ -195,8 +216,8 @@ def guard_verify(verify: Callable, direct: bool) -> Callable:
                 v = clean_verdict(verify(self, example, completion))
             else:
                 v = clean_verdict(_call_with_timeout(verify, self, example, completion, timeout))
-        except _Timeout:
-            return Verdict.fail("timeout")
+        except _Timeout:  # counted like an error: a verifier that always times out looks like a weak model
+            v, detail = Verdict.fail("timeout"), f"it ran longer than verify_timeout={timeout} s"
         except _WorkerDied:
             v, detail = Verdict.fail("verifier_error:worker_died"), "its process died"
         except _VerifierRaised as e:
