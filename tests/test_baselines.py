@@ -219,7 +219,16 @@ def test_rise_loss_weighs_final_turn_tokens_by_exp_r_over_tau_and_masks_context(
     assert direct.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def test_rise_rounds_budget_and_resume(tmp_path, tiny_model_dir):
+def test_rise_rounds_budget_and_resume(tmp_path, tiny_model_dir, monkeypatch):
+    import reflectrl.train.rise as rise
+
+    saved, bookkept = rise.save_final_model, []
+
+    def save(accelerator, model, tokenizer, path):  # a round is skipped once its model exists: state first
+        bookkept.append((path.parent / "train_state.json").is_file())
+        return saved(accelerator, model, tokenizer, path)
+
+    monkeypatch.setattr(rise, "save_final_model", save)
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     task = _task()
     cfg = load_config(
@@ -230,7 +239,7 @@ def test_rise_rounds_budget_and_resume(tmp_path, tiny_model_dir):
     )
     queries = task.load("train")[:6]
     final = train_rise(model, tok, task, Mined(queries=queries), cfg, tmp_path)
-    assert (final / "config.json").is_file()
+    assert (final / "config.json").is_file() and bookkept and all(bookkept)
     # Each round checkpointed every step; once its model was saved its checkpoints went (train.keep_checkpoints).
     assert not list(tmp_path.glob("round-*/checkpoints/checkpoint-*"))
     spent = json.loads((tmp_path / "generated_tokens.json").read_text())

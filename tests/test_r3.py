@@ -315,6 +315,22 @@ def test_a_finished_run_deletes_its_checkpoints_unless_told_to_keep_them(tiny_mo
         _train(tiny_model_dir, dropped, monkeypatch, FakeRollout({0, 1}), "train.steps=3")
 
 
+def test_the_stage_bookkeeping_is_written_before_the_model_that_ends_the_stage(tiny_model_dir, tmp_path, monkeypatch):
+    """A rerun skips training once model/ exists, and compare reads generated_tokens.json: a kill right after the
+    model was saved must not leave a finished stage without them."""
+    import reflectrl.train.loop as loop
+
+    saved, there = loop.save_final_model, []
+
+    def save(accelerator, model, tokenizer, path):
+        there.append(sorted(p.name for p in path.parent.glob("*.json")))
+        return saved(accelerator, model, tokenizer, path)
+
+    monkeypatch.setattr(loop, "save_final_model", save)
+    _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout({0, 1}), "train.steps=1")
+    assert there == [["generated_tokens.json", "train_state.json"]]
+
+
 def test_a_delete_killed_halfway_is_finished_by_the_next_one(tmp_path):
     """drop_checkpoints renames each checkpoint before deleting it: a kill mid-delete leaves checkpoint-N.deleting,
     never a checkpoint that looks complete, and the next call removes the leftover. What else the folder holds (the

@@ -153,15 +153,15 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
 
     for tracker in accelerator.trackers:  # not end_training(): it would end the process group the next stage uses
         tracker.finish()
-    final = save_final_model(accelerator, model, tokenizer, final_model_dir(out))
-    if accelerator.is_main_process:
+    if accelerator.is_main_process:  # before the model: a rerun skips the stage once its model is there
         atomic_write_json(out / "train_state.json", {"global_step": state["step"]})
         summary = {"generated_tokens": state["generated_tokens"], "steps": state["step"], "budget": tc.budget_tokens}
         summary["budget_seconds"] = tc.budget_seconds
         summary.update(rollout_seconds=state["rollout_seconds"], train_seconds=state.get("train_seconds", 0.0))
         atomic_write_json(out / "generated_tokens.json", summary)
-        if message := no_signal_warning(read_jsonl(out / "metrics.jsonl")):  # after saving: a diagnostic only
-            warn(message)
+    final = save_final_model(accelerator, model, tokenizer, final_model_dir(out))
+    if accelerator.is_main_process and (message := no_signal_warning(read_jsonl(out / "metrics.jsonl"))):
+        warn(message)  # after saving: a diagnostic only
     drop_checkpoints(out, tc.keep_checkpoints)
     return final
 

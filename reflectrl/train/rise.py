@@ -345,8 +345,8 @@ def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_d
             trainer.add_callback(stopwatch)
             trainer.train(resume_from_checkpoint=checkpoint)
             trained = {"global_step": trainer.state.global_step, "rows": len(rows), "seconds": stopwatch.seconds()}
+            atomic_write_json(rdir / "train_state.json", trained)  # before the model, whose presence ends the round
             save_final_model(trainer.accelerator, trainer.model, tokenizer, final_model_dir(rdir))
-            atomic_write_json(rdir / "train_state.json", trained)
         drop_checkpoints(rdir, cfg.train.keep_checkpoints)  # again on a rerun: a kill may have come before it
         state = json.loads((rdir / "train_state.json").read_text())
         seconds += state.get("seconds", 0.0)
@@ -358,11 +358,11 @@ def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_d
             break
     if previous is None:
         raise ReflectrlError("RISE collected nothing (train.budget_tokens too small?)")
+    summary = {"generated_tokens": spent, "steps": steps, "budget": budget, "train_seconds": round(seconds, 3)}
+    atomic_write_json(out / "generated_tokens.json", {**summary, "budget_seconds": budget_seconds})
+    atomic_write_json(out / "train_state.json", {"global_step": steps})  # both before the model that ends the stage
     final = final_model_dir(out)
     if not (final / "config.json").is_file():
         with atomic_folder(final) as tmp:  # the last round's model, made of hard links (no extra disk)
             shutil.copytree(previous, tmp, copy_function=os.link, dirs_exist_ok=True)
-    summary = {"generated_tokens": spent, "steps": steps, "budget": budget, "train_seconds": round(seconds, 3)}
-    atomic_write_json(out / "generated_tokens.json", {**summary, "budget_seconds": budget_seconds})
-    atomic_write_json(out / "train_state.json", {"global_step": steps})
     return final
