@@ -8,6 +8,7 @@ training input) and ``stats.json`` are written atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from reflectrl.console import info, progress
 from reflectrl.distributed import barrier, done_ids, is_main, merge_parts, my_chunks, part_path
+from reflectrl.evaluate import check_identity
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import attempt_prompt
@@ -32,9 +34,15 @@ def mine(
     sampling: Sampling,
     seed: int = 0,
     chunk_size: int = 16,
+    model: str = "policy",
 ) -> dict[str, Any]:
+    """Mine ``queries`` into ``out_dir`` (resuming what is there) with the model behind ``engine``, named
+    ``model`` in the folder's identity: resuming with another model or other settings is an error, not a mix."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    identity = {"model": model, "task": task.name, "options": task.options.model_dump(mode="json")}
+    identity |= {"samples": samples, "sampling": dataclasses.asdict(sampling), "seed": seed}
+    check_identity(out / "mine_identity.json", identity)  # more queries may join: they are mined the same way
     mined_path = out / "mined.jsonl"
     done = done_ids(mined_path)
     if done:

@@ -73,7 +73,7 @@ def run_mine(cfg: RunConfig, task: Task, model_name: str, queries: list[Example]
     model, tok = load(cfg, model_name)
     engine = make_engine(cfg.engine, model, tok, cfg.model.trust_remote_code)
     sampling = cfg.episode.sampling("attempt", cfg.train)  # the failures training learns from: its sampling
-    stats = mine(engine, task, queries, out, cfg.mine.samples, sampling, cfg.mine.seed, cfg.mine.chunk_size)
+    stats = mine(engine, task, queries, out, cfg.mine.samples, sampling, cfg.mine.seed, cfg.mine.chunk_size, model_name)
     info("mined: " + format_stats(stats))
     return stats
 

@@ -155,6 +155,28 @@ def test_mine_killed_with_sigkill_resumes_to_the_clean_result(tiny_model_dir, tm
     assert (clean / "failures.jsonl").read_text().count("\n") == (killed / "failures.jsonl").read_text().count("\n")
 
 
+def test_mine_refuses_to_resume_a_folder_mined_by_another_model_or_settings(tiny_lm, tmp_path):
+    """A killed mining rerun with another --model or sampling would silently mix two distributions of failures."""
+    from tiny import ScriptedEngine
+
+    from reflectrl.config import Sampling
+    from reflectrl.errors import ReflectrlError
+    from reflectrl.mine import mine
+
+    _, tok = tiny_lm
+    task = get_task("countdown", train_size=8, test_size=2)
+    queries = task.load("train")[:4]
+    engine = ScriptedEngine(tok, lambda *a: "<answer> 1 + 1 </answer>")
+    stats = mine(engine, task, queries[:2], tmp_path, 2, Sampling(), model="boost/model")
+    assert stats["queries"] == 2
+    assert mine(engine, task, queries, tmp_path, 2, Sampling(), model="boost/model")["queries"] == 4  # more queries
+    for other in ({"model": "another/model"}, {"seed": 1}):
+        with pytest.raises(ReflectrlError, match="already holds results with other settings"):
+            mine(engine, task, queries, tmp_path, 2, Sampling(), **other)
+    with pytest.raises(ReflectrlError, match="other settings"):
+        mine(engine, task, queries, tmp_path, 2, Sampling(temperature=0.5), model="boost/model")
+
+
 def test_run_killed_during_training_resumes_from_checkpoint(tiny_model_dir, tmp_path):
     out = tmp_path / "run"
     config = tiny_config(tiny_model_dir, out, train__steps=4)

@@ -504,7 +504,9 @@ def test_everything_training_learns_from_is_sampled_at_the_trainers_settings(mon
     r3 = ReflectRetry(task, failures_of(task, examples), cfg.episode, cfg.train, queries=examples)
     grpo = FirstAttempt(task, examples, cfg.episode, cfg.train)
     used = []
-    monkeypatch.setattr(reflectrl.mine, "mine", lambda engine, task, qs, out, n, sampling, *a: used.append(sampling))
+    monkeypatch.setattr(
+        reflectrl.mine, "mine", lambda engine, task, qs, out, n, sampling, *a, **k: used.append(sampling)
+    )
     monkeypatch.setattr(reflectrl.mine, "format_stats", lambda stats: "")
     monkeypatch.setattr(reflectrl.pipeline, "load", lambda cfg, name: (None, None))
     monkeypatch.setattr(reflectrl.rollout, "make_engine", lambda cfg, model, tok, trust_remote_code: None)
