@@ -16,9 +16,10 @@ from typing import Any
 from reflectrl.errors import ReflectrlError
 
 
-def read_jsonl(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
+def read_jsonl(path: str | Path, *, repair: bool = False, input_file: bool = False) -> list[dict[str, Any]]:
     """Read every complete record. A torn last line (the process was killed mid-write) is dropped,
-    and with ``repair=True`` also cut from the file so that appends continue cleanly."""
+    and with ``repair=True`` also cut from the file so that appends continue cleanly. An ``input_file`` (one
+    given to a command, not one it resumes) keeps a whole last record that lacks only its newline ("\\n".join)."""
     path = Path(path)
     if not path.exists():
         return []
@@ -26,12 +27,15 @@ def read_jsonl(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]
     good_bytes = 0
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
-            if not raw.endswith(b"\n"):
-                break  # torn tail: written without its newline, so never acknowledged
             try:
-                records.append(json.loads(raw))
+                record = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                if not raw.endswith(b"\n"):
+                    break  # torn tail: written without its newline, so never acknowledged
                 raise ReflectrlError(f"{path}:{lineno}: corrupt JSONL record ({e.__class__.__name__}: {e})") from e
+            if not raw.endswith(b"\n") and not input_file:
+                break  # whole, but unacknowledged: the resumed writer writes it again
+            records.append(record)
             good_bytes += len(raw)
     if repair and good_bytes != path.stat().st_size:
         with path.open("r+b") as f:
@@ -41,18 +45,23 @@ def read_jsonl(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]
 
 def json_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a user's data file; a line that is not a JSON object
-    is a one-line error naming the file and line."""
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ReflectrlError(f"{path}:{line_no}: not a JSON object per line ({e.msg})") from e
-            if not isinstance(row, dict):
-                raise ReflectrlError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
-            yield line_no, row
+    (bad JSON, not UTF-8, an integer too long or nesting too deep to parse) is a one-line error naming the file
+    and line."""
+    try:
+        lines = Path(path).read_bytes().splitlines()  # bytes: each line is decoded on its own, so a bad one is named
+    except OSError as e:
+        raise ReflectrlError(f"{path}: cannot read ({e.strerror})") from e
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            what = e.msg if isinstance(e, json.JSONDecodeError) else f"{e.__class__.__name__}: {e}"[:200]
+            raise ReflectrlError(f"{path}:{line_no}: not a JSON object per line ({what})") from e
+        if not isinstance(row, dict):
+            raise ReflectrlError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+        yield line_no, row
 
 
 @dataclass(frozen=True)

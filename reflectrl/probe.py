@@ -39,7 +39,7 @@ def load_failures(path: Path, task: Task, limit: int | None) -> list[dict[str, A
     attempts, the problems looked up by id in the task's splits)."""
     if not Path(path).is_file():
         raise ReflectrlError(f"{path}: no such file (give a failures.jsonl from `mine` or an eval's samples.jsonl)")
-    rows = read_jsonl(path)
+    rows = read_jsonl(path, input_file=True)
     if rows and all("example" in r for r in rows):
         failures = rows
     elif rows and all("attempt_success" in r for r in rows):

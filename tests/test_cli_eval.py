@@ -131,6 +131,33 @@ def test_jsonl_repairs_torn_tail(tmp_path):
     path.write_text('{"a": 1}\nnot json\n')
     with pytest.raises(ReflectrlError, match=r"x.jsonl:2: corrupt JSONL record"):
         read_jsonl(path)
+    # A whole record without its newline: unacknowledged in a file a writer resumes, kept in a file a user gave.
+    path.write_text('{"a": 1}\n{"a": 2}')
+    assert read_jsonl(path) == [{"a": 1}] and read_jsonl(path, input_file=True) == [{"a": 1}, {"a": 2}]
+    path.write_text('{"a": 1}\n{"a": 2')
+    assert read_jsonl(path, input_file=True) == [{"a": 1}]  # still torn: dropped
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        (b'{"q": "caf\xe9"}', "UnicodeDecodeError"),  # Latin-1, not UTF-8
+        (b'{"n": ' + b"7" * 5000 + b"}", "ValueError"),  # over Python's int-parsing digit limit
+        (b"[" * 100_000 + b"]" * 100_000, "RecursionError"),
+        (b"[1, 2]", "expected a JSON object, got list"),
+        (b'{"a": ', "not a JSON object per line"),
+    ],
+)
+def test_a_bad_line_of_a_users_data_file_is_one_line_naming_it(tmp_path, line, says):
+    from reflectrl.jsonl import json_objects
+
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b'{"ok": 1}\n\n' + line + b"\n")
+    with pytest.raises(ReflectrlError, match=r"data.jsonl:3: ") as e:
+        list(json_objects(path))
+    assert says in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ReflectrlError, match=r"missing.jsonl: cannot read \(No such file or directory\)"):
+        list(json_objects(tmp_path / "missing.jsonl"))
 
 
 def test_all_split_evaluates_every_problem_of_the_data(tiny_model_dir, tmp_path):

@@ -32,7 +32,7 @@ class Mined:
         """A mine folder's failures.jsonl and, beside it, mined.jsonl (without it: the failed queries only)."""
         if not failures_file.is_file():
             raise ReflectrlError(f"failures file not found: {failures_file} (run `reflectrl mine` first)")
-        failures = read_jsonl(failures_file)
+        failures = read_jsonl(failures_file, input_file=True)
         mined = failures_file.parent / "mined.jsonl"
         if mined.is_file():
             return cls(failures, [r["example"] for r in read_jsonl(mined)])
