@@ -1,6 +1,7 @@
 """The precision policy (train/precision.py): fp32 master weights in every trainer, bf16 autocast only
 where bf16 is fast. Each hardware branch is forced here, so both run on any machine."""
 
+import math
 import os
 
 import pytest
@@ -11,7 +12,7 @@ from transformers import TrainingArguments
 
 from reflectrl.config_file import load_config
 from reflectrl.errors import ReflectrlError
-from reflectrl.models import FAST_BF16_ENV, cpu_has_fast_bf16, load_model
+from reflectrl.models import FAST_BF16_ENV, cpu_has_fast_bf16, load_model, pick_dtype
 from reflectrl.rollout.episode import REFLECTION_PROMPT
 from reflectrl.tasks import get_task
 from reflectrl.train.boost import boost
@@ -39,6 +40,44 @@ def test_auto_is_a_fixed_rule_per_hardware(monkeypatch, device, fast_cpu, cuda_b
     assert resolve_precision("auto", device) == expected
     for explicit in ("fp32", "bf16-mixed", "fp16-mixed", "bf16-pure"):
         assert resolve_precision(explicit, device) == explicit
+
+
+@pytest.mark.parametrize(
+    "device, fast_cpu, cuda_bf16, expected",
+    [(CPU, True, False, torch.bfloat16), (CPU, False, False, torch.float32)]
+    + [(CUDA, False, True, torch.bfloat16), (CUDA, False, False, torch.float16)],
+)
+def test_auto_inference_dtype_is_a_fixed_rule_per_hardware(monkeypatch, device, fast_cpu, cuda_bf16, expected):
+    """model.dtype auto: the weights every eval, mine and probe generate with."""
+    monkeypatch.setenv(FAST_BF16_ENV, "1" if fast_cpu else "0")
+    monkeypatch.setattr(
+        torch.cuda, "is_bf16_supported", lambda including_emulation=True: cuda_bf16 or including_emulation
+    )
+    assert pick_dtype("auto", device) == expected
+    assert [pick_dtype(d, device) for d in ("fp32", "bf16", "fp16")] == [torch.float32, torch.bfloat16, torch.float16]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["avx512-bf16", "avx2-only"])
+def test_generation_and_scoring_on_each_cpu_branch(tiny_model_dir, monkeypatch, fast):
+    """The fast engine (slot KV cache, prefix store, sampler) and its exact scoring, on the weights auto picks."""
+    from reflectrl.rollout.chat import encode_chat
+    from reflectrl.rollout.engine import Sampling
+    from reflectrl.rollout.hf import HFEngine
+
+    monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
+    model, tok = load_model(str(tiny_model_dir), dtype="auto", device="cpu")
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16 if fast else torch.float32}
+    prompts = [encode_chat(tok, [{"role": "user", "content": t}]) for t in ("a b c", "the numbers 1 2 3 4")]
+    engine, sampling = HFEngine(model, tok, batch_size=3), Sampling(max_new_tokens=8, temperature=0.9)
+    out = engine.generate(prompts, 2, sampling, seed=3)
+    assert [len(samples) for samples in out] == [2, 2]
+    ids = [s.token_ids for samples in out for s in samples]
+    assert all(1 <= len(i) <= 8 and all(0 <= t < len(tok) for t in i) for i in ids)
+    assert [[s.token_ids for s in samples] for samples in engine.generate(prompts, 2, sampling, seed=3)] == [
+        [s.token_ids for s in samples] for samples in out
+    ]  # seeded: the same samples again
+    scores = engine.score(prompts[0], [ids[0], ids[1], [tok.eos_token_id]], temperature=0.9)
+    assert len(scores) == 3 and all(math.isfinite(x) and x <= 0 for x in scores)
 
 
 def test_detection_override_and_its_bad_value(monkeypatch):
