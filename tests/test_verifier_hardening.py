@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -270,6 +271,34 @@ def test_user_verifier_is_bounded_in_time_and_never_raises():
     for _ in range(200):
         task.verify(ex, "4")
     assert (time.perf_counter() - started) / 200 < 0.01  # the worker is reused, not forked per call
+
+
+@register_task
+class _Parses(_UserTask):
+    name = "_test_parses"
+
+    def verify(self, example, completion):
+        return Verdict(completion == "4", "checked")
+
+    def answer_key(self, example, completion):  # a user's parser that assumes a digit is there
+        digits = int(re.search(r"\d+", completion).group())
+        return digits if completion.startswith("int") else str(digits)
+
+
+def test_a_user_answer_parser_that_raises_or_returns_a_non_str_counts_as_no_answer(capsys):
+    """answer_key / answer_in read every reflection and vote: a bug in them costs that text its answer, once warned,
+    not the run."""
+    from reflectrl.rollout.episode import answer_key
+
+    task = get_task("_test_parses")
+    ex = task.load("test")[0]
+    assert task.answer_key(ex, "x 4") == "4" and task.answer_in(ex, "x 4") == "4"
+    for _ in range(3):
+        assert task.answer_in(ex, "no digits here") is None and answer_key(task, ex, "no digits") is None
+    assert task.answer_key(ex, "int 4") is None
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("answer_key() of task '_test_parses' failed (AttributeError") == 1
+    assert "failed (it returned a int, not a str or None)" in err
 
 
 @register_task

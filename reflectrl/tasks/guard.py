@@ -233,3 +233,32 @@ def guard_verify(verify: Callable, direct: bool) -> Callable:
 
     guarded.__reflectrl_guarded__ = True  # type: ignore[attr-defined]
     return guarded
+
+
+_ANSWER_HOOK_FAILURES: set[tuple[str, str, str]] = set()  # (task, hook, what went wrong): warned once each
+
+
+def guard_answer_hook(fn: Callable, hook: str) -> Callable:
+    """A user task's ``answer_key`` or ``answer_in`` behind a guard: model text in, a ``str`` or None out, never
+    an exception. They read every reflection and vote; a bug that raises on text it cannot parse would end an
+    eval at the first such reflection. A failure counts as "no answer" and is warned about once."""
+
+    @functools.wraps(fn)
+    def guarded(self, example: Any, text: Any) -> str | None:
+        try:
+            key = fn(self, example, text)
+        except Exception as e:
+            kind, problem = e.__class__.__name__, _describe(e)
+        else:
+            if key is None or isinstance(key, str):
+                return key
+            kind = f"returned_{type(key).__name__}"
+            problem = f"it returned a {type(key).__name__}, not a str or None"
+        name = getattr(self, "name", type(self).__name__)
+        if (name, hook, kind) not in _ANSWER_HOOK_FAILURES:
+            _ANSWER_HOOK_FAILURES.add((name, hook, kind))
+            warn(f"{hook}() of task {name!r} failed ({problem}); such text counts as holding no answer")
+        return None
+
+    guarded.__reflectrl_guarded__ = True  # type: ignore[attr-defined]
+    return guarded
