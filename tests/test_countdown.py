@@ -233,6 +233,10 @@ def test_data_file_formats_and_malformed_records(tmp_path):
         )
     with pytest.raises(ReflectrlError, match=r"p.jsonl:4: 'target' must be an integer"):
         get_task("countdown", data_file=str(jsonl), strict=True).load("train")
+    six = tmp_path / "six.jsonl"  # the TV show's six numbers: ~10^8 expressions for the solver, refused
+    six.write_text(json.dumps({"target": 952, "nums": [25, 50, 75, 100, 3, 6]}) + "\n")
+    with pytest.raises(ReflectrlError, match=r"six.jsonl:1: 'nums' must list 1 to 5 non-negative integers"):
+        get_task("countdown", data_file=str(six), strict=True).load("train")
     with pytest.raises(ReflectrlError, match="not found"):
         get_task("countdown", data_file=str(tmp_path / "missing.jsonl")).load("train")
 

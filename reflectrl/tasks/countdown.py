@@ -14,7 +14,7 @@ import json
 import random
 from collections.abc import Iterator
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from itertools import permutations
 from pathlib import Path
 from typing import Any, Literal
@@ -82,7 +82,7 @@ def solve(nums: list[int] | tuple[int, ...], target: int) -> str | None:
     return min(solutions, key=len) if solutions else None
 
 
-@cache
+@lru_cache(maxsize=256)  # every expression's text: 5 numbers have ~10^6, so not kept for every problem
 def _solutions_by_value(nums: tuple[int, ...]) -> dict[Fraction, tuple[str, ...]]:
     by_value: dict[Fraction, set[str]] = {}
     for value, text, _ in _expressions(tuple((Fraction(x), str(x), 3) for x in nums)):
@@ -240,7 +240,7 @@ class CountdownOptions(TaskOptions):
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of problems hashed into the test split.")
     data_file: str | None = Field(
         None,
-        description="File of TinyZero-format problems ({target, nums}): JSON, JSONL or Parquet.",
+        description="File of TinyZero-format problems ({target, nums}, 1 to 5 nums): JSON, JSONL or Parquet.",
     )
     strict: bool = Field(False, description="Reject a data file with any malformed record instead of skipping it.")
     reflection_style: Literal["value", "rule", "hint"] = Field(
@@ -493,8 +493,8 @@ def _parse_record(rec: Any) -> tuple[list[int], int]:
     if not isinstance(rec, dict):
         raise ValueError("record is not a JSON object")
     nums, target = rec.get("nums"), rec.get("target")
-    if not (isinstance(nums, list) and nums and all(type(n) is int and n >= 0 for n in nums)):
-        raise ValueError("'nums' must be a non-empty list of non-negative integers")
+    if not (isinstance(nums, list) and 0 < len(nums) <= 5 and all(type(n) is int and n >= 0 for n in nums)):
+        raise ValueError("'nums' must list 1 to 5 non-negative integers (the solver enumerates every expression)")
     if type(target) is not int:
         raise ValueError("'target' must be an integer")
     return nums, target
