@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reflectrl.jsonl import atomic_write_text, read_jsonl
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import atomic_write_json, atomic_write_text, read_jsonl
 
 
 def world_size() -> int:
@@ -94,3 +95,16 @@ def merge_parts(path: Path, order: Sequence[Any]) -> None:
         for part in parts:
             part.unlink()
     barrier()
+
+
+def check_identity(path: Path, identity: dict[str, Any]) -> None:
+    """Record what a results folder holds; resuming into it with other settings is an error, not a silent mix."""
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != json.loads(json.dumps(identity)):
+            raise ReflectrlError(
+                f"{path.parent} already holds results with other settings ({path}); "
+                "use another --out folder or delete it"
+            )
+    elif is_main():
+        atomic_write_json(path, identity)

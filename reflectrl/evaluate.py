@@ -16,7 +16,7 @@ from typing import Any
 from reflectrl import reflections
 from reflectrl.config import EpisodeConfig, EvalConfig
 from reflectrl.console import info, progress
-from reflectrl.distributed import barrier, done_ids, is_main, merge_parts, my_chunks, part_path
+from reflectrl.distributed import barrier, check_identity, done_ids, is_main, merge_parts, my_chunks, part_path
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
 from reflectrl.rollout.engine import Engine
@@ -145,21 +145,6 @@ def eval_identity(cfg, model_name: str) -> dict[str, Any]:
         "episode": episode,
         "eval": cfg.eval.model_dump(mode="json", exclude={*sampling, *([] if multi else ["turns"])}),
     }
-
-
-def check_identity(path: Path, identity: dict[str, Any]) -> None:
-    """Record what a results folder holds; resuming into it with other settings is an error, not a silent mix."""
-    import json
-
-    if path.exists():
-        previous = json.loads(path.read_text())
-        if previous != json.loads(json.dumps(identity)):
-            raise ReflectrlError(
-                f"{path.parent} already holds results with other settings ({path}); "
-                "use another --out folder or delete it"
-            )
-    elif is_main():
-        atomic_write_json(path, identity)
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:

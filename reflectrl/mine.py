@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reflectrl.console import info, progress
-from reflectrl.distributed import barrier, done_ids, is_main, merge_parts, my_chunks, part_path
-from reflectrl.evaluate import check_identity
+from reflectrl.distributed import barrier, check_identity, done_ids, is_main, merge_parts, my_chunks, part_path
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, atomic_write_text, read_jsonl
 from reflectrl.rollout.engine import Engine, Sampling
 from reflectrl.rollout.episode import attempt_prompt

@@ -18,8 +18,8 @@ from typing import Any
 
 from reflectrl.config import RunConfig
 from reflectrl.console import progress
+from reflectrl.distributed import check_identity
 from reflectrl.errors import ReflectrlError
-from reflectrl.evaluate import check_identity
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
 from reflectrl.rollout.engine import Engine
 from reflectrl.rollout.episode import (
