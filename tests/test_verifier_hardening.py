@@ -321,6 +321,23 @@ def test_user_verifier_is_bounded_in_memory():
     assert task.verify(ex, "32").success  # the same worker goes on serving
 
 
+def test_without_proc_the_memory_cap_is_skipped_and_time_stays_bounded(monkeypatch):
+    """macOS has no /proc/self/statm (and Windows no `resource`): the worker starts uncapped instead of failing."""
+    import resource
+
+    import reflectrl.tasks.guard as guard
+
+    class NoProc(type(Path())):
+        def read_text(self, *args, **kwargs):
+            raise FileNotFoundError(2, "No such file or directory")
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    monkeypatch.setattr(guard, "Path", NoProc)
+    guard._limit_memory(64)  # in this process: it must not cap the test runner
+    guard._limit_memory(None)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from Linux's /proc")
 def test_a_killed_process_leaves_no_verifier_worker_behind():
     """SIGKILL skips the daemon cleanup: the worker must notice its parent is gone (EOF) and exit."""
