@@ -311,7 +311,7 @@ class _Allocates(_UserTask):
         return Verdict(len(bytearray(int(completion) * 2**20)) > 0, "allocated")
 
 
-@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="the memory cap reads Linux's /proc")
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="the memory cap reads Linux's /proc")
 def test_user_verifier_is_bounded_in_memory():
     """4 GiB of zeros would be granted lazily and fill RAM as touched; beyond verify_memory_mb it is refused."""
     task = get_task("_test_allocates")
@@ -322,7 +322,7 @@ def test_user_verifier_is_bounded_in_memory():
 
 
 def test_without_proc_the_memory_cap_is_skipped_and_time_stays_bounded(monkeypatch):
-    """macOS has no /proc/self/statm (and Windows no `resource`): the worker starts uncapped instead of failing."""
+    """macOS has no /proc/self/status (and Windows no `resource`): the worker starts uncapped instead of failing."""
     import resource
 
     import reflectrl.tasks.guard as guard
@@ -331,11 +331,11 @@ def test_without_proc_the_memory_cap_is_skipped_and_time_stays_bounded(monkeypat
         def read_text(self, *args, **kwargs):
             raise FileNotFoundError(2, "No such file or directory")
 
-    before = resource.getrlimit(resource.RLIMIT_AS)
+    before = resource.getrlimit(resource.RLIMIT_DATA)
     monkeypatch.setattr(guard, "Path", NoProc)
     guard._limit_memory(64)  # in this process: it must not cap the test runner
     guard._limit_memory(None)
-    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from Linux's /proc")

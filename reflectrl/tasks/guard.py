@@ -11,7 +11,7 @@ training rollouts, forgetting) gets the same guarantees:
   ``verify_timeout`` seconds (``timeout``), since a thread cannot be stopped and SIGALRM cannot interrupt
   C code such as a huge ``int.__pow__``. Without ``fork`` (Windows) SIGALRM bounds Python-level loops in
   the main thread. Built-in verifiers are direct calls: they bound their own input and work;
-* bounded memory for the worker (Linux): ``verify_memory_mb`` of address space beyond what it inherited,
+* bounded memory for the worker (Linux): ``verify_memory_mb`` of data memory beyond what it inherited,
   so a verifier that model text makes allocate hugely gets a ``MemoryError``, not the OOM killer, whose
   likely victim is the training process.
 
@@ -92,18 +92,20 @@ def clean_verdict(verdict: Any) -> Verdict:
 
 
 def _limit_memory(extra_mb: int | None) -> None:
-    """Cap this process's address space at its current size plus ``extra_mb`` (the fork inherited the
-    parent's mappings, so an absolute cap would either bind nothing or fail at once)."""
+    """Cap this process's data memory (heap and private writable mappings, RLIMIT_DATA) at its current size
+    plus ``extra_mb``: the fork inherited the parent's, so an absolute cap would bind nothing or fail at once.
+    Not the address space (RLIMIT_AS): reserved, untouched ranges (malloc arenas, a GPU runtime's) would count."""
     if extra_mb is None:
         return
     try:
         import resource  # Unix only
 
-        size = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        status = Path("/proc/self/status").read_text()
+        size = int(status.split("VmData:")[1].split()[0]) * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
         soft = size + extra_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
-    except (ImportError, OSError, ValueError):  # no /proc (macOS), no resource (Windows): time stays bounded
+        resource.setrlimit(resource.RLIMIT_DATA, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    except (ImportError, OSError, IndexError, ValueError):  # no /proc (macOS) or resource (Windows): time still bounded
         pass
 
 
