@@ -363,8 +363,8 @@ class TrainConfig(Section):
     budget_tokens: int | None = Field(
         None,
         ge=1,
-        description="Stop once the policy has generated this many tokens in training rollouts (the equal-budget unit "
-        "of `reflectrl compare`; rise too); None: train.steps (rise: rise.rounds) alone decide.",
+        description="Stop once the policy has generated this many tokens in training rollouts and re-minings (the "
+        "equal-budget unit of `reflectrl compare`; rise too); None: train.steps (rise: rise.rounds) alone decide.",
     )
     budget_seconds: float | None = Field(
         None,

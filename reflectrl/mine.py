@@ -81,6 +81,7 @@ def mine(
                         "id": q["id"],
                         "example": q,
                         "samples": len(outs),
+                        "tokens": sum(len(s.token_ids) for s in outs),
                         "successes": sum(v.success for v in verdicts),
                         "failures": [
                             {"attempt": a, "reason": f["reason"], "attempt_ids": f["ids"], "finished": f["finished"]}
@@ -122,6 +123,7 @@ def finalize(task: Task, queries: list[Example], out: Path) -> dict[str, Any]:
         "attempts": attempts,
         "successes": successes,
         "failure_rate": 1 - successes / attempts if attempts else None,
+        "generated_tokens": sum(r.get("tokens", 0) for r in mined),  # 0 where mined before it was counted
         "failure_pairs": len(lines),
         "queries_never_solved": sum(r == 0 for r in rates),
         "queries_always_solved": sum(r == 1 for r in rates),

@@ -168,8 +168,10 @@ def test_mine_refuses_to_resume_a_folder_mined_by_another_model_or_settings(tiny
     queries = task.load("train")[:4]
     engine = ScriptedEngine(tok, lambda *a: "<answer> 1 + 1 </answer>")
     stats = mine(engine, task, queries[:2], tmp_path, 2, Sampling(), model="boost/model")
-    assert stats["queries"] == 2
-    assert mine(engine, task, queries, tmp_path, 2, Sampling(), model="boost/model")["queries"] == 4  # more queries
+    per_sample = len(tok("<answer> 1 + 1 </answer>", add_special_tokens=False).input_ids) + 1  # + eos
+    assert stats["queries"] == 2 and stats["generated_tokens"] == 2 * 2 * per_sample
+    stats = mine(engine, task, queries, tmp_path, 2, Sampling(), model="boost/model")  # more queries join
+    assert stats["queries"] == 4 and stats["generated_tokens"] == 4 * 2 * per_sample  # the folder's, not this call's
     for other in ({"model": "another/model"}, {"seed": 1}):
         with pytest.raises(ReflectrlError, match="already holds results with other settings"):
             mine(engine, task, queries, tmp_path, 2, Sampling(), **other)

@@ -1,8 +1,10 @@
 """R3's rollout and our update loop (train/loop.py): the loss touches the reflection tokens only (r3-answer: also
 a successful retry's tokens), k retries per reflection, dynamic sampling, steps without signal, resume guards."""
 
+import contextlib
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,6 +13,7 @@ from tiny import failures_of, positions_with_gradient
 
 from reflectrl.config_file import load_config
 from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import read_jsonl
 from reflectrl.models import load_model
 from reflectrl.rollout.engine import Sample
 from reflectrl.rollout.episode import REFLECTION_PROMPT, attempt_prompt, continue_chat, reflection_context
@@ -411,8 +414,6 @@ def test_sampler_logprob_gap_is_logged_when_the_engine_reports_logprobs(tiny_mod
 def test_each_distributed_backend_is_told_apart(kind, stage, sharded):
     """The loop's backend branches, forced whatever machine runs this: which setups shard the weights (and so
     refuse the HF engine and gather weights for the engine's sync), and that unsharded ones gather nothing."""
-    from types import SimpleNamespace
-
     from reflectrl.train.loop import _full_weights, _sharded
 
     accelerator = SimpleNamespace(
@@ -463,6 +464,8 @@ def test_remining_follows_the_policy_and_a_resumed_run_draws_from_the_remined_fa
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert "remine/failures" not in metrics[0] and metrics[1]["remine/failures"] == 2
     assert metrics[1]["remine/queries_mixed"] == 2 and metrics[1]["remine_seconds"] >= 0
+    remine_tokens = sum(r["tokens"] for r in read_jsonl(tmp_path / "remine" / "step-1" / "mined.jsonl"))
+    assert metrics[1]["remine/generated_tokens"] == remine_tokens > 0
     saved = json.loads((tmp_path / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
     assert saved["remined_at"] == 1 and saved["pool"]["size"] == 2
 
@@ -480,6 +483,28 @@ def test_remining_follows_the_policy_and_a_resumed_run_draws_from_the_remined_fa
     (tmp_path / "remine" / "step-2" / "failures.jsonl").unlink()
     with pytest.raises(ReflectrlError, match=r"re-mined failures not found: .*step-2/failures.jsonl"):
         train(3)
+
+
+def test_remining_tokens_count_toward_the_token_budget(tmp_path):
+    """compare's equal-token budget: the re-mining's generated tokens are the policy's compute like a rollout's."""
+    from reflectrl.train.loop import _remine, _spent
+
+    class Remining:
+        pool = SimpleNamespace(items=[1, 2])
+
+        def remine(self, engine, folder, seed):
+            return {"generated_tokens": 700, "failure_rate": 0.5, "queries_mixed": 3}
+
+        def use_failures(self, folder):
+            return True
+
+    tc = SimpleNamespace(seed=0, remine_every=4, budget_tokens=1000, budget_seconds=None)
+    state = {"step": 4, "generated_tokens": 400}
+    accelerator = SimpleNamespace(autocast=contextlib.nullcontext)
+    assert not _spent(tc, state)
+    record = _remine(Remining(), None, tc, state, tmp_path, accelerator)
+    assert state["generated_tokens"] == 1100 and record["remine/generated_tokens"] == 700
+    assert state["remined_at"] == 4 and _spent(tc, state)
 
 
 def test_remining_is_refused_for_an_algorithm_without_failures(tiny_model_dir, tmp_path, monkeypatch):

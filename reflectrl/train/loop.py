@@ -81,9 +81,8 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
 
         model = get_peft_model(model, tc.lora.peft_config())
     model.train()  # from_pretrained returns eval mode, in which HF skips gradient checkpointing
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=tc.learning_rate, weight_decay=0
-    )
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=tc.learning_rate, weight_decay=0)
     warmup = math.ceil(tc.warmup_ratio * tc.steps)
     scheduler = get_scheduler(tc.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=tc.steps)
     if accelerator.state.deepspeed_plugin is not None:  # no dataloader to infer these from
@@ -340,20 +339,20 @@ def _prepare_reference(reference, accelerator):
 
 
 def _remine_due(tc, state) -> bool:
-    """Re-mining happens before the step after every ``remine_every``-th, once: ``remined_at`` is in the
-    checkpoint, and a run resumed from a checkpoint written before the re-mining redoes it (mine() reads back
-    the finished folder, which the same weights wrote)."""
+    """Before the step after every ``remine_every``-th, once (``remined_at`` is checkpointed); a run resumed from
+    a checkpoint written before it redoes it (mine() reads back the finished folder the same weights wrote)."""
     every, done = tc.remine_every, state["step"]
     return bool(every) and done > 0 and done % every == 0 and state.get("remined_at") != done
 
 
 def _remine(rollout, engine, tc, state, out: Path, accelerator) -> dict[str, float]:
-    """Mine the queries again with the current policy and train on those failures; the step's metrics."""
+    """Re-mine the queries with the current policy (its tokens count toward budget_tokens); train on its failures."""
     started, step = time.perf_counter(), state["step"]
     info(f"re-mining the queries with the policy of step {step} (train.remine_every={tc.remine_every})")
     seed = stable_hash("remine", tc.seed, step) % 2**31
     with accelerator.autocast():
         stats = rollout.remine(engine, _remine_dir(out, step), seed)
+    state["generated_tokens"] += stats["generated_tokens"]  # all processes': read from the merged folder
     if rollout.use_failures(_remine_dir(out, step)):
         state["remined_at"] = step
     else:
@@ -362,6 +361,7 @@ def _remine(rollout, engine, tc, state, out: Path, accelerator) -> dict[str, flo
         "remine/failure_rate": stats["failure_rate"] or 0.0,
         "remine/queries_mixed": stats["queries_mixed"],
         "remine/failures": len(rollout.pool.items),
+        "remine/generated_tokens": stats["generated_tokens"],
         "remine_seconds": round(time.perf_counter() - started, 3),
     }
 
