@@ -302,6 +302,56 @@ def test_a_user_answer_parser_that_raises_or_returns_a_non_str_counts_as_no_answ
 
 
 @register_task
+class _SlowHooks(_UserTask):
+    name = "_test_slow_hooks"
+
+    def verify(self, example, completion):
+        return Verdict(completion == "4", "checked")
+
+    def answer_key(self, example, completion):  # catastrophic backtracking on "aaa...c": hours, not seconds
+        return "b" if re.fullmatch(r"(a+)+b", completion) else completion.strip() or None
+
+    def feedback(self, example, completion):
+        if completion == "none":
+            return None
+        if completion == "raise":
+            raise ValueError("cannot parse")
+        return f"you wrote {self.answer_key(example, completion)}"  # a nested hook: bounded by this call
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["worker", "no-fork"])
+def test_user_answer_and_feedback_hooks_are_bounded_in_time(fork, monkeypatch, capsys):
+    """answer_key / answer_in / feedback read model text like the verifier: a parsing regex that backtracks
+    forever costs that text its answer (feedback: the verifier's reason instead), not the eval. Both branches:
+    the worker process, and SIGALRM where there is no fork."""
+    import multiprocessing
+
+    import reflectrl.tasks.guard as guard
+
+    if not fork:
+        monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(guard, "_HOOK_FAILURES", set())  # warned once per process: reset for this test
+    task = get_task("_test_slow_hooks")
+    ex, hang = task.load("test")[0], "a" * 40 + "c"
+    assert task.answer_key(ex, " 4 ") == "4" and task.answer_in(ex, "4") == "4" and task.answer_key(ex, " ") is None
+    assert task.feedback(ex, "4") == "you wrote 4"
+    for call in (task.answer_key, task.answer_in, task.feedback):
+        started = time.perf_counter()
+        value = call(ex, hang)
+        assert time.perf_counter() - started < 2.0, call.__name__
+        assert value == (task.verify(ex, hang) and "The verifier says: checked." if call == task.feedback else None)
+    assert task.feedback(ex, "none") == task.feedback(ex, "raise") == "The verifier says: checked."
+    assert task.answer_key(ex, "4") == "4"  # a fresh worker (or the same process) goes on serving
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("answer_key() of task '_test_slow_hooks' failed (it ran longer than verify_timeout=0.3 s)") == 1
+    assert "feedback() of task '_test_slow_hooks' failed (it returned a NoneType, not a str)" in err
+    assert "failed (ValueError: cannot parse); the verifier's reason is given instead" in err
+    assert ("_reflectrl_worker" in task.__dict__) == fork
+    monkeypatch.setattr(type(task), "verify_timeout", None)  # no bound: a direct call, still guarded
+    assert task.feedback(ex, "raise") == "The verifier says: checked." and task.answer_key(ex, "4") == "4"
+
+
+@register_task
 class _Allocates(_UserTask):
     name = "_test_allocates"
     verify_timeout = 60.0  # a loaded machine must not turn this test's allocations into timeouts

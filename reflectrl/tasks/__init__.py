@@ -65,7 +65,7 @@ from pydantic import ValidationError
 
 from reflectrl.errors import ReflectrlError
 from reflectrl.tasks.base import Example, Messages, Split, Task, TaskOptions, Verdict
-from reflectrl.tasks.guard import guard_answer_hook, guard_verify
+from reflectrl.tasks.guard import guard_text_hook, guard_verify
 
 __all__ = [
     "Example",
@@ -108,10 +108,10 @@ def register_task(cls: type[Task]) -> type[Task]:
     if not getattr(cls.verify, "__reflectrl_guarded__", False):
         # Every verifier is guarded (tasks/guard.py); user verifiers also get a worker process with a timeout.
         cls.verify = guard_verify(cls.verify, direct=_is_builtin(cls))  # type: ignore[method-assign]
-    for hook in ("answer_key", "answer_in"):  # they read model text too: a user's may raise on it
+    for hook in ("answer_key", "answer_in", "feedback"):  # they read model text too: a user's may raise or hang
         fn = getattr(cls, hook)
         if fn is not getattr(Task, hook) and not _is_builtin(cls) and not getattr(fn, "__reflectrl_guarded__", False):
-            setattr(cls, hook, guard_answer_hook(fn, hook))
+            setattr(cls, hook, guard_text_hook(fn, hook))
     if not getattr(cls.load, "__reflectrl_checked__", False):
         cls.load = _checked_load(cls.load)  # type: ignore[method-assign]
     _REGISTRY[cls.name] = cls

@@ -48,11 +48,11 @@ class Task(ABC):
 
     name: ClassVar[str]
     Options: ClassVar[type[TaskOptions]] = TaskOptions
-    # Bounds on a user-registered verifier (tasks/guard.py): a longer completion fails with "too_long"
-    # before the verifier sees it, and a call that runs longer fails with "timeout" (None: no bound, a
-    # direct call), and one that allocates more than verify_memory_mb beyond what its worker process started
-    # with fails with "verifier_error:MemoryError" (None: no bound; Linux only). Built-in tasks are direct
-    # calls with their own, tighter limits.
+    # Bounds on a user-registered verifier (tasks/guard.py): a longer completion fails with "too_long" before
+    # the verifier sees it, a call that runs longer fails with "timeout" (None: no bound, a direct call), and
+    # one that allocates more than verify_memory_mb beyond what its worker process started with fails with
+    # "verifier_error:MemoryError" (None: no bound; Linux only). The answer_key / answer_in / feedback hooks
+    # run under the same two bounds. Built-in tasks are direct calls with their own, tighter limits.
     max_completion_chars: ClassVar[int] = 1_000_000
     verify_timeout: ClassVar[float | None] = 5.0
     verify_memory_mb: ClassVar[int | None] = 1024

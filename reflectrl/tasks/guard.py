@@ -15,6 +15,10 @@ training rollouts, forgetting) gets the same guarantees:
   so a verifier that model text makes allocate hugely gets a ``MemoryError``, not the OOM killer, whose
   likely victim is the training process.
 
+A user task's other hooks that read model text (``answer_key``, ``answer_in``, ``feedback``) run in the same
+worker under the same bounds (a parsing regex can backtrack for hours on the wrong text); one that raises,
+hangs or returns a non-``str`` counts as "no answer" (feedback: the verifier's reason), warned once.
+
 Model text is never executed here: it is only passed, as data, to the task's verifier.
 """
 
@@ -31,13 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from reflectrl.console import warn
-from reflectrl.tasks.base import Verdict
+from reflectrl.tasks.base import Task, Verdict
 
 MAX_REASON_CHARS = 200
 # (task name, reason) -> answers it hit in this process. A verifier bug scores answers as failures, which
 # looks exactly like a weak model, so every stage says so on the console (first hit, then a total).
 VERIFIER_ERRORS: Counter[tuple[str, str]] = Counter()
-_IN_WORKER = {"on": False}  # inside a worker, nested guarded calls (super().verify) are direct
+# Inside a bounded call (in the worker, or under SIGALRM here), nested guarded calls (super().verify, a hook
+# calling another) are direct: the outer call's bound covers them, and a nested alarm would replace its alarm.
+_BOUNDED = {"on": False}
 
 
 class _Timeout(BaseException):  # not an Exception: a verifier's `except Exception` must not swallow it
@@ -48,7 +54,7 @@ class _WorkerDied(Exception):
     pass
 
 
-class _VerifierRaised(Exception):  # the worker's verifier raised: carries its reason and message back
+class _Raised(Exception):  # the worker's call raised: carries its reason and message back
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
         self.reason = reason
@@ -109,45 +115,56 @@ def _limit_memory(extra_mb: int | None) -> None:
         pass
 
 
-def _serve(task: Any, verify: Callable, conn, parent_end) -> None:
-    """Worker loop: (example, completion) in, (success, reason) out, until the pipe closes."""
+def _call_unguarded(task: Any, method: str, example: Any, text: str) -> Any:
+    """``task.<method>`` as the user wrote it (what the guard wraps), its result small and picklable: verify's
+    as (success, reason), a hook's as its str or None, or ("returned", type name) for anything else."""
+    fn = getattr(type(task), method)
+    result = getattr(fn, "__wrapped__", fn)(task, example, text)
+    if method == "verify":
+        v = clean_verdict(result)
+        return v.success, v.reason
+    return result if result is None or isinstance(result, str) else ("returned", type(result).__name__)
+
+
+def _serve(task: Any, conn, parent_end) -> None:
+    """Worker loop: (method, example, text) in, (value, None, None) or (None, reason, detail) out, until the
+    pipe closes."""
     # The fork copied the parent's end too: holding it, this worker would never see EOF after the parent is
     # killed (SIGKILL skips the daemon cleanup) and would sleep forever.
     parent_end.close()
     _limit_memory(getattr(task, "verify_memory_mb", None))
-    _IN_WORKER["on"] = True
+    _BOUNDED["on"] = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     while True:
         try:
-            example, completion = conn.recv()
+            method, example, text = conn.recv()
         except (EOFError, OSError):
             return
-        detail = None
         try:
-            v = clean_verdict(verify(task, example, completion))
+            reply = (_call_unguarded(task, method, example, text), None, None)
         except BaseException as e:
-            v, detail = Verdict.fail(f"verifier_error:{e.__class__.__name__}"), _describe(e)
-        conn.send((v.success, v.reason, detail))
+            reply = (None, f"verifier_error:{e.__class__.__name__}", _describe(e))
+        conn.send(reply)
 
 
 class _Worker:
-    """A forked child that runs one task's verifier, so a call that hangs can be killed."""
+    """A forked child that runs one task's verifier (and hooks), so a call that hangs can be killed."""
 
-    def __init__(self, task: Any, verify: Callable):
+    def __init__(self, task: Any):
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(task, verify, child, self.conn), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(task, child, self.conn), daemon=True)
         self.proc.start()
         child.close()
 
-    def call(self, example: Any, completion: str, timeout: float) -> Verdict:
-        self.conn.send((example, completion))
+    def call(self, method: str, example: Any, text: str, timeout: float) -> Any:
+        self.conn.send((method, example, text))
         if not self.conn.poll(timeout):
             raise _Timeout
-        success, reason, detail = self.conn.recv()  # EOFError when the verifier killed its process
-        if detail:
-            raise _VerifierRaised(reason, detail)
-        return Verdict(success, reason)
+        value, reason, detail = self.conn.recv()  # EOFError when the verifier killed its process
+        if reason:
+            raise _Raised(reason, detail)
+        return value
 
     def close(self) -> None:
         self.proc.kill()
@@ -158,7 +175,7 @@ class _Worker:
 _lock = threading.Lock()
 
 
-def _worker_for(task: Any, verify: Callable) -> _Worker | None:
+def _worker_for(task: Any) -> _Worker | None:
     """The task's live worker, started on first use; None where no process can be forked (Windows, or
     inside a daemonic process such as a data loader worker)."""
     worker = task.__dict__.get("_reflectrl_worker")
@@ -167,19 +184,20 @@ def _worker_for(task: Any, verify: Callable) -> _Worker | None:
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
     try:
-        worker = _Worker(task, verify)
+        worker = _Worker(task)
     except (AssertionError, OSError, ValueError):
         return None
     task.__dict__["_reflectrl_worker"] = worker
     return worker
 
 
-def _call_with_timeout(verify: Callable, task: Any, example: Any, completion: str, timeout: float) -> Verdict:
+def _call_with_timeout(task: Any, method: str, example: Any, text: str, timeout: float) -> Any:
+    """``_call_unguarded`` in the task's worker, or (no fork) here under SIGALRM, within ``timeout`` seconds."""
     with _lock:
-        worker = _worker_for(task, verify)
+        worker = _worker_for(task)
         if worker is not None:
             try:
-                return worker.call(example, completion, timeout)
+                return worker.call(method, example, text, timeout)
             except (EOFError, OSError, _Timeout) as e:  # hung, or the verifier ended its own process
                 task.__dict__.pop("_reflectrl_worker", None)
                 worker.close()
@@ -193,12 +211,14 @@ def _call_with_timeout(verify: Callable, task: Any, example: Any, completion: st
 
         previous = signal.signal(signal.SIGALRM, alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
+        _BOUNDED["on"] = True
         try:
-            return verify(task, example, completion)
+            return _call_unguarded(task, method, example, text)
         finally:
+            _BOUNDED["on"] = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
-    return verify(task, example, completion)
+    return _call_unguarded(task, method, example, text)
 
 
 def guard_verify(verify: Callable, direct: bool) -> Callable:
@@ -212,17 +232,17 @@ def guard_verify(verify: Callable, direct: bool) -> Callable:
             completion = str.__getitem__(completion, slice(None))
         if len(completion) > self.max_completion_chars:
             return Verdict.fail("too_long")
-        timeout = None if direct or _IN_WORKER["on"] else self.verify_timeout
+        timeout = None if direct or _BOUNDED["on"] else self.verify_timeout
         try:
             if timeout is None:
                 v = clean_verdict(verify(self, example, completion))
             else:
-                v = clean_verdict(_call_with_timeout(verify, self, example, completion, timeout))
+                v = Verdict(*_call_with_timeout(self, "verify", example, completion, timeout))
         except _Timeout:  # counted like an error: a verifier that always times out looks like a weak model
             v, detail = Verdict.fail("timeout"), f"it ran longer than verify_timeout={timeout} s"
         except _WorkerDied:
             v, detail = Verdict.fail("verifier_error:worker_died"), "its process died"
-        except _VerifierRaised as e:
+        except _Raised as e:
             v, detail = Verdict.fail(e.reason), str(e)
         except Exception as e:  # a verifier bug costs one sample, not a training run
             v, detail = Verdict.fail(f"verifier_error:{e.__class__.__name__}"), _describe(e)
@@ -231,36 +251,52 @@ def guard_verify(verify: Callable, direct: bool) -> Callable:
                 return v
             what = v.reason.removeprefix("verifier_error:").replace("returned_", "a ").replace("_", " ")
             detail = f"it returned {what}, not Verdict.ok() or Verdict.fail(reason)"
-        return v if _IN_WORKER["on"] else _note_error(self, v, detail)
+        return v if _BOUNDED["on"] else _note_error(self, v, detail)
 
     guarded.__reflectrl_guarded__ = True  # type: ignore[attr-defined]
     return guarded
 
 
-_ANSWER_HOOK_FAILURES: set[tuple[str, str, str]] = set()  # (task, hook, what went wrong): warned once each
+_HOOK_FAILURES: set[tuple[str, str, str]] = set()  # (task, hook, what went wrong): warned once each
 
 
-def guard_answer_hook(fn: Callable, hook: str) -> Callable:
-    """A user task's ``answer_key`` or ``answer_in`` behind a guard: model text in, a ``str`` or None out, never
-    an exception. They read every reflection and vote; a bug that raises on text it cannot parse would end an
-    eval at the first such reflection. A failure counts as "no answer" and is warned about once."""
+def guard_text_hook(fn: Callable, hook: str) -> Callable:
+    """A user task's ``answer_key``, ``answer_in`` or ``feedback`` behind the verifier's bounds: model text in,
+    never an exception or a hang. They read every reflection (and vote, or write the feedback variant's prompt):
+    a bug that raises on text it cannot parse would end an eval at the first such text. A failure counts as
+    no answer (None; feedback: the default, the verifier's reason) and is warned about once."""
+
+    feedback = hook == "feedback"  # must give text: None is a failure too
 
     @functools.wraps(fn)
     def guarded(self, example: Any, text: Any) -> str | None:
+        if _BOUNDED["on"]:  # called by another hook or the verifier, whose call is bounded
+            return fn(self, example, text)
         try:
-            key = fn(self, example, text)
-        except Exception as e:
+            if self.verify_timeout is None:  # the task opted out of the time bound, as for its verifier
+                value = _call_unguarded(self, hook, example, text)
+            else:
+                value = _call_with_timeout(self, hook, example, text, self.verify_timeout)
+        except _Timeout:
+            kind, problem = "timeout", f"it ran longer than verify_timeout={self.verify_timeout} s"
+        except _WorkerDied:
+            kind, problem = "worker_died", "its process died"
+        except _Raised as e:
+            kind, problem = e.reason.removeprefix("verifier_error:"), e.args[0]
+        except Exception as e:  # raised here (no fork, or no time bound)
             kind, problem = e.__class__.__name__, _describe(e)
         else:
-            if key is None or isinstance(key, str):
-                return key
-            kind = f"returned_{type(key).__name__}"
-            problem = f"it returned a {type(key).__name__}, not a str or None"
+            if isinstance(value, str) or (value is None and not feedback):
+                return value
+            returned = "NoneType" if value is None else value[1]
+            kind = f"returned_{returned}"
+            problem = f"it returned a {returned}, not a str" + ("" if feedback else " or None")
         name = getattr(self, "name", type(self).__name__)
-        if (name, hook, kind) not in _ANSWER_HOOK_FAILURES:
-            _ANSWER_HOOK_FAILURES.add((name, hook, kind))
-            warn(f"{hook}() of task {name!r} failed ({problem}); such text counts as holding no answer")
-        return None
+        if (name, hook, kind) not in _HOOK_FAILURES:
+            _HOOK_FAILURES.add((name, hook, kind))
+            instead = "the verifier's reason is given instead" if feedback else "such text counts as holding no answer"
+            warn(f"{hook}() of task {name!r} failed ({problem}); {instead}")
+        return Task.feedback(self, example, text) if feedback else None
 
     guarded.__reflectrl_guarded__ = True  # type: ignore[attr-defined]
     return guarded
