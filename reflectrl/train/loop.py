@@ -81,8 +81,8 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
 
         model = get_peft_model(model, tc.lora.peft_config())
     model.train()  # from_pretrained returns eval mode, in which HF skips gradient checkpointing
-    trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=tc.learning_rate, weight_decay=0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=tc.learning_rate, weight_decay=0)
     warmup = math.ceil(tc.warmup_ratio * tc.steps)
     scheduler = get_scheduler(tc.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=tc.steps)
     if accelerator.state.deepspeed_plugin is not None:  # no dataloader to infer these from
