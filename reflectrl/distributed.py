@@ -100,7 +100,10 @@ def merge_parts(path: Path, order: Sequence[Any]) -> None:
 def check_identity(path: Path, identity: dict[str, Any]) -> None:
     """Record what a results folder holds; resuming into it with other settings is an error, not a silent mix."""
     if path.exists():
-        previous = json.loads(path.read_text())
+        try:
+            previous = json.loads(path.read_text())
+        except (ValueError, OSError) as e:  # written atomically: damaged by hand or by the disk
+            raise ReflectrlError(f"{path} cannot be read ({type(e).__name__}); delete it or use another --out") from e
         if previous != json.loads(json.dumps(identity)):
             raise ReflectrlError(
                 f"{path.parent} already holds results with other settings ({path}); "

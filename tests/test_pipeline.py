@@ -177,6 +177,10 @@ def test_mine_refuses_to_resume_a_folder_mined_by_another_model_or_settings(tiny
             mine(engine, task, queries, tmp_path, 2, Sampling(), **other)
     with pytest.raises(ReflectrlError, match="other settings"):
         mine(engine, task, queries, tmp_path, 2, Sampling(temperature=0.5), model="boost/model")
+    (tmp_path / "mine_identity.json").write_text('{"model": "boost/')  # damaged: a one-line error, data kept
+    with pytest.raises(ReflectrlError, match=r"mine_identity.json cannot be read \(JSONDecodeError\); delete it"):
+        mine(engine, task, queries, tmp_path, 2, Sampling(), model="boost/model")
+    assert len(read_jsonl(tmp_path / "mined.jsonl")) == 4
 
 
 def test_run_killed_during_training_resumes_from_checkpoint(tiny_model_dir, tmp_path):
