@@ -427,6 +427,13 @@ class ProbeConfig(Section):
     limit: int | None = Field(100, ge=1, description="Probe the first N failures of the file (None: all).")
     reflections: int = Field(8, ge=1, description="Reflections written per failure (G).")
     seed: int = Field(0, description="Sampling seed of the reflections.")
+    reflection_temperature: float | None = Field(
+        None,
+        ge=0,
+        description="Temperature the reflections are sampled at (None: train.temperature; 0: greedy, one "
+        "reflection per failure). Retries and fresh attempts are still scored at train.temperature, so the "
+        "fresh baseline does not move: an inference-time lever for the reflection turn alone.",
+    )
 
 
 class ForgettingConfig(Section):

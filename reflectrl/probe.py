@@ -6,6 +6,7 @@ reflections, and for each the probability that the retry after it is a reference
 after the feedback alone, eval's fair baseline). Their paired difference says whether reflecting beats resampling
 on these failures; a sampled evaluation needs thousands of episodes for the same resolution. Probing two models on
 the same failures (``--baseline``) says whether training made the reflections worth more.
+``probe.reflection_temperature`` samples the reflections alone at another temperature (greedy included).
 
 Writes ``probe.jsonl`` (one line per failure, appended as it goes: a killed probe resumes) and ``summary.json``.
 """
@@ -13,6 +14,7 @@ Writes ``probe.jsonl`` (one line per failure, appended as it goes: a killed prob
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +90,11 @@ def probe(
     check_identity(out_dir / "probe_identity.json", identity)
     path = out_dir / "probe.jsonl"
     done = {r["id"] for r in read_jsonl(path, repair=True)}
-    prompts, tok, t = cfg.episode.prompts(), engine.tokenizer, sampling.temperature
+    prompts, tok, t = cfg.episode.prompts(), engine.tokenizer, sampling.temperature  # t: what is scored
+    g = cfg.probe.reflections
+    if cfg.probe.reflection_temperature is not None:
+        sampling = replace(sampling, temperature=cfg.probe.reflection_temperature)
+        g = 1 if sampling.temperature == 0 else g  # greedy writes the same reflection G times
     with JsonlWriter(path) as writer, progress() as bar:
         job = bar.add_task("probe", total=len(failures), completed=sum(f["id"] in done for f in failures), rate="")
         for f in failures:
@@ -99,7 +105,7 @@ def probe(
             asked = after_attempt(task, ex, f["attempt"], prompts, prompts.reflection)
             ctx = reflection_context(engine, task, f, asked)
             seed = stable_hash(cfg.probe.seed, f["id"]) % 2**31
-            reflections = engine.generate([ctx], cfg.probe.reflections, sampling, seed=seed)[0]
+            reflections = engine.generate([ctx], g, sampling, seed=seed)[0]
             retries = [continue_chat(tok, ctx, r, question) for r in reflections]
             if prompts.feedback:  # the variant's baseline: the same feedback, then the retry turn, no reflection
                 fresh = reflection_context(engine, task, f, after_attempt(task, ex, f["attempt"], prompts, question))

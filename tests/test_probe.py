@@ -96,6 +96,35 @@ def test_feedback_variant_baseline_gets_the_same_feedback(tiny_lm, tmp_path):
     assert REFLECTION_PROMPT not in fresh_contexts[0]
 
 
+class _RecordingEngine(_ScoringEngine):
+    """Also records (G, temperature) of each generate call and the temperature of each score call."""
+
+    def __init__(self, tokenizer):
+        super().__init__(tokenizer)
+        self.sampled, self.scored_at = [], []
+
+    def generate(self, prompts, n, sampling, seed=0, on_progress=None):
+        self.sampled.append((n, sampling.temperature))
+        return super().generate(prompts, n, sampling, seed, on_progress)
+
+    def score(self, prompt, continuations, temperature):
+        self.scored_at.append(temperature)
+        return super().score(prompt, continuations, temperature)
+
+
+@pytest.mark.parametrize(("setting", "sampled"), [(None, (4, 0.7)), (0.3, (4, 0.3)), (0, (1, 0))])
+def test_reflection_temperature_moves_the_reflections_only(tiny_lm, tmp_path, setting, sampled):
+    """probe.reflection_temperature samples the reflections (greedy: one per failure, not G copies); retries and
+    fresh attempts are scored at train.temperature whatever it is."""
+    _, tok = tiny_lm
+    sets = ["train.temperature=0.7"] + ([] if setting is None else [f"probe.reflection_temperature={setting}"])
+    _, engine, failures = _run(tmp_path, tok, *sets, engine=_RecordingEngine(tok))
+    assert engine.sampled == [sampled] * len(failures)
+    assert set(engine.scored_at) == {0.7}
+    rows = read_jsonl(tmp_path / "probe" / "probe.jsonl")
+    assert [len(r["retry"]) for r in rows] == [sampled[0]] * len(failures)
+
+
 def test_probe_needs_plain_sampling(tiny_lm, tmp_path):
     _, tok = tiny_lm
     with pytest.raises(ReflectrlError, match=r"needs train\.top_p 1 and train\.top_k 0"):
