@@ -422,7 +422,8 @@ class CompareConfig(Section):
 
 class ProbeConfig(Section):
     """`reflectrl probe`: what a model's reflections are worth on fixed failures, scored exactly. Reflections are
-    sampled, and retries and fresh attempts scored, at train.temperature: what R3's expected reward sees."""
+    sampled (unless reflection_temperature is set), and retries and fresh attempts scored, at train.temperature:
+    what R3's expected reward sees."""
 
     limit: int | None = Field(100, ge=1, description="Probe the first N failures of the file (None: all).")
     reflections: int = Field(8, ge=1, description="Reflections written per failure (G).")
