@@ -5,6 +5,7 @@ config_file.py reads files and overrides against it. The bottom of the package: 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -296,6 +297,13 @@ class TrainConfig(Section):
         "top_k must be off): a lower bound on the chance the retry succeeds, without the retry's sampling noise "
         "(other correct wordings are not counted). hf engine only.",
     )
+    reflection_format: str | None = Field(
+        None,
+        description="r3 / r3-answer: a regex (re.search) for a form the reflections should keep, e.g. the hint "
+        r"boost's 'start from \d+ [-+*/] \d+'; a reflection that matches earns train.format_reward on top of its "
+        "retry reward (logged as format_match), so a form the boost made useful is not trained away (RESULTS §8j).",
+    )
+    format_reward: float = Field(0.1, ge=0, description="Reward for matching train.reflection_format (if set).")
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name (paper: cosine).")
     warmup_ratio: float = Field(
@@ -377,6 +385,14 @@ class TrainConfig(Section):
     def _scale_rewards_default(self) -> TrainConfig:
         if self.scale_rewards is None:  # resolved here, so a run's pinned config.yaml says which one it used
             self.scale_rewards = "batch" if self.retry_reward == "expected" else "group"
+        return self
+
+    @model_validator(mode="after")
+    def _reflection_format_compiles(self) -> TrainConfig:
+        try:
+            re.compile(self.reflection_format or "")
+        except re.error as e:
+            raise ValueError(f"train.reflection_format is not a regex: {e}") from None
         return self
 
     @model_validator(mode="after")

@@ -76,6 +76,18 @@ def test_r3_trains_reflection_tokens_only(tiny_model_dir):
     assert tok.decode(packed.targets[: len(groups[0].completions[0])]) == tok.decode(groups[0].completions[0])
 
 
+def test_a_reflection_in_the_wanted_format_earns_the_format_reward(tiny_model_dir):
+    _, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    groups, _, _ = _groups(tok, False, "train.reflection_format=plan bad$", "train.format_reward=0.25")
+    assert [g.rewards for g in groups] == [[1.0, 0.25, 1.0, 0.25]] * 2  # the retry reward, plus 0.25 if it matches
+    assert [i["format_match"] for i in groups[0].info] == [0.0, 1.0, 0.0, 1.0]
+    assert [i["retry_success"] for i in groups[0].info] == [1.0, 0.0, 1.0, 0.0]
+    plain, _, _ = _groups(tok)  # unset: the reward is the retry's alone
+    assert [g.rewards for g in plain] == [[1.0, 0.0, 1.0, 0.0]] * 2 and "format_match" not in plain[0].info[0]
+    with pytest.raises(ReflectrlError, match="reflection_format is not a regex"):
+        _cfg("train.reflection_format=(start")
+
+
 def test_r3_answer_also_trains_successful_retries(tiny_model_dir):
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     groups, _, cfg = _groups(tok, True)

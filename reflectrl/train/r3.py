@@ -3,7 +3,7 @@
 For each (query, failed attempt) the rollout samples G reflections, lets the model retry after each (k times
 with ``train.retries_per_reflection``), and verifies the retries. Reward = the share of retries that succeed, or
 with ``train.retry_reward: expected`` that share's expectation: the policy's probability of retrying with one of the
-task's reference answers, computed rather than sampled.
+task's reference answers, computed rather than sampled; ``train.reflection_format`` adds a bonus for keeping a form.
 The loss covers the reflection tokens only: the query and failed attempt are the shared prefix, and the retry
 is not part of the trained completion at all. Dropping it is exact, not an approximation: in a causal LM tokens
 after the reflection cannot change the reflection's log-probabilities, and it saves the forward/backward over
@@ -17,6 +17,7 @@ untrained.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ class ReflectRetry:
         self.pool = FailurePool(trainable_failures(failures, cfg), cfg.seed)
         self.reflection_sampling = episode.sampling("reflection", cfg)
         self.retry_sampling = episode.sampling("retry", cfg)
+        self.form = re.compile(cfg.reflection_format) if cfg.reflection_format else None
 
     def remine(self, engine: Engine, folder: Path, seed: int) -> dict[str, Any]:
         """Mine the queries again with the policy behind ``engine`` into ``folder`` (resumable: a finished folder
@@ -132,7 +134,11 @@ class ReflectRetry:
                 info = {"retry_success": sum(success) / k, "reflection_tokens": len(refl.token_ids)}
                 if expected is not None:
                     info["expected_success"] = expected[i * g + j]
-                group.rewards.append(info.get("expected_success", info["retry_success"]))
+                reward = info.get("expected_success", info["retry_success"])
+                if self.form:
+                    info["format_match"] = float(self.form.search(refl.text) is not None)
+                    reward += self.cfg.format_reward * info["format_match"]
+                group.rewards.append(reward)
                 group.info.append(info)
                 group.measures.append(
                     describe_reflection(
