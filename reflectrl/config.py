@@ -299,9 +299,10 @@ class TrainConfig(Section):
     )
     reflection_format: str | None = Field(
         None,
-        description="r3 / r3-answer: a regex (re.search) for a form the reflections should keep, e.g. the hint "
-        r"boost's 'start from \d+ [-+*/] \d+'; a reflection that matches earns train.format_reward on top of its "
-        "retry reward (logged as format_match), so a form the boost made useful is not trained away (RESULTS §8j).",
+        description="r3 / r3-answer: a regex (re.search) for a form the reflections should keep; a reflection that "
+        "matches earns train.format_reward on top of its retry reward (logged as format_match), so a form the boost "
+        r"made useful is not trained away (§8j). Anchor it: 'start from \d+ [-+*/] \d+' was gamed by whole "
+        "equations written as the 'step' (RESULTS §8k).",
     )
     format_reward: float = Field(0.1, ge=0, description="Reward for matching train.reflection_format (if set).")
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
