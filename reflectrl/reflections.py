@@ -4,8 +4,9 @@
 conditions retry success on each measure, so a reader sees which kinds of reflection help:
 
 - ``tokens``: length in tokens (from the engine).
-- ``leak``: the reflection holds a candidate answer in the task's answer format (``Task.answer_in``);
-  ``leak_verifies``: that answer is correct; ``retry_copies_leak``: the retry gives the same answer.
+- ``leak``: the reflection holds a candidate answer (``Task.answer_in``; Countdown's also finds a whole equation
+  in prose) other than the failed attempt's; ``leak_verifies``: that answer is correct (``Task.answer_verifies``);
+  ``retry_copies_leak``: the retry gives the same answer.
   A second try can rise because reflections became bare guesses that the retry copies.
 - ``copy_overlap``: share of the reflection's words that also occur in the failed attempt (1.0 = a copy).
 - ``retry_differs``: the retry is not the failed attempt again (whitespace aside).
@@ -56,11 +57,13 @@ def answer_like(text: str) -> bool:
 def describe(task: Task, example: Example, attempt: str, reflection: str, retry: str, tokens: int) -> dict[str, Any]:
     """The measures of one episode (see the module docstring)."""
     leaked = task.answer_in(example, reflection)
+    if leaked is not None and leaked == task.answer_in(example, attempt):
+        leaked = None  # restating the failed answer smuggles nothing
     refl_words = words(reflection)
     return {
         "tokens": tokens,
         "leak": leaked is not None,
-        "leak_verifies": leaked is not None and task.verify(example, reflection).success,
+        "leak_verifies": leaked is not None and task.answer_verifies(example, reflection),
         "retry_copies_leak": leaked is not None and task.answer_in(example, retry) == leaked,
         # None for an empty reflection: it neither copies nor varies, and must not pull the means.
         "copy_overlap": round(copy_overlap(refl_words, words(attempt)), 4) if refl_words else None,

@@ -12,6 +12,7 @@ from reflectrl.report import write_report
 from reflectrl.rollout.episode import REFLECTION_PROMPT
 from reflectrl.tasks import get_task
 from reflectrl.tasks.countdown import solve
+from reflectrl.tasks.countdown_equation import equations_in
 
 CD = get_task("countdown", train_size=4, test_size=4)
 PROBLEM = {"id": "p", "nums": [3, 5, 7], "target": 22}  # 3 * 5 + 7
@@ -31,7 +32,8 @@ def test_leak_that_does_not_verify_is_answer_like():
 
 def test_a_verbatim_copy_of_the_failed_attempt():
     m = describe(CD, PROBLEM, ATTEMPT, ATTEMPT, ATTEMPT, 8)
-    assert m["copy_overlap"] == 1.0 and m["leak"] and not m["leak_verifies"] and m["answer_like"]
+    assert m["copy_overlap"] == 1.0 and m["answer_like"]
+    assert not m["leak"] and not m["leak_verifies"]  # the failed answer again smuggles no new one
     assert m["retry_differs"] is False  # the retry is the failed attempt again
 
 
@@ -102,6 +104,33 @@ def test_evaluation_and_report_carry_the_measures(tiny_lm, tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "## What the reflections look like" in md and "| leak verifies | 100.0%" in md
     assert "| leak: yes | 100.0% [51.0, 100.0] (4/4) |" in md
+
+
+def test_a_whole_equation_in_prose_is_a_leak():
+    """§8k's hollow gain: "I will start from <every number once>" is a guess the retry copies, tags or not."""
+    right = describe(CD, PROBLEM, ATTEMPT, "Multiply first. I will start from 3 * 5 + 7.", "<answer>3*5+7</answer>", 9)
+    assert (right["leak"], right["leak_verifies"], right["retry_copies_leak"]) == (True, True, True)
+    wrong = describe(CD, PROBLEM, ATTEMPT, "I will start from (3 + 5) * 7 = 56.", ATTEMPT, 9)
+    assert (wrong["leak"], wrong["leak_verifies"], wrong["retry_copies_leak"]) == (True, False, False)
+
+
+def test_restating_the_failed_equation_or_a_first_step_is_no_leak():
+    restated = "My equation 3 + 5 + 7 = 15 is too small (numbers [3, 5, 7]). I will start from 3 * 5."
+    m = describe(CD, PROBLEM, ATTEMPT, restated, "<answer>3*5+7</answer>", 9)
+    assert (m["leak"], m["leak_verifies"], m["retry_copies_leak"]) == (False, False, False)
+    tagged = describe(CD, PROBLEM, ATTEMPT, "Again: <answer>3 + 5 + 7</answer>", ATTEMPT, 9)
+    assert not tagged["leak"]
+
+
+def test_equations_in_prose():
+    nums = [3, 5, 7]
+    text = "I tried (3 + 5 + 7), then 7 - 3 * 5 = -8 (wrong); next (3 * (5 + 7) and [3, 5, 7] or 3 ** 5 7."
+    assert equations_in(text, nums) == ["3+5+7", "7-3*5", "3*(5+7)"]
+    assert equations_in("start from 3 * 5.", nums) == [] and equations_in("the numbers 3, 5, 7", nums) == []
+    assert CD.answer_in(PROBLEM, "I will start from 3*5+7, or (3 + 5) * 7") == "(3+5)*7"
+    assert CD.answer_in(PROBLEM, "start from 3*5+7 <answer> 3 + 5 </answer>") == "3+5"  # a tag comes first
+    assert CD.answer_verifies(PROBLEM, "start from 7 + 5 * 3") and not CD.answer_verifies(PROBLEM, "from 7 + 5 + 3")
+    assert CD.answer_in(PROBLEM, "(" * 99_999) is None and CD.answer_in(PROBLEM, "1 + " * 25_000) is None
 
 
 @pytest.mark.parametrize(

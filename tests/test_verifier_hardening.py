@@ -284,10 +284,14 @@ class _Parses(_UserTask):
         digits = int(re.search(r"\d+", completion).group())
         return digits if completion.startswith("int") else str(digits)
 
+    def answer_verifies(self, example, text):  # the same assumption; "say ..." returns words, not a bool
+        digits = re.search(r"\d+", text).group()
+        return "yes" if text.startswith("say") else digits == "4"
+
 
 def test_a_user_answer_parser_that_raises_or_returns_a_non_str_counts_as_no_answer(capsys):
-    """answer_key / answer_in read every reflection and vote: a bug in them costs that text its answer, once warned,
-    not the run."""
+    """answer_key / answer_in / answer_verifies read every reflection and vote: a bug in them costs that text its
+    answer, once warned, not the run."""
     from reflectrl.rollout.episode import answer_key
 
     task = get_task("_test_parses")
@@ -296,9 +300,13 @@ def test_a_user_answer_parser_that_raises_or_returns_a_non_str_counts_as_no_answ
     for _ in range(3):
         assert task.answer_in(ex, "no digits here") is None and answer_key(task, ex, "no digits") is None
     assert task.answer_key(ex, "int 4") is None
+    assert task.answer_verifies(ex, "x 4") is True and task.answer_verifies(ex, "x 5") is False
+    assert task.answer_verifies(ex, "no digits") is False and task.answer_verifies(ex, "say 4") is False
     err = " ".join(capsys.readouterr().err.split())
     assert err.count("answer_key() of task '_test_parses' failed (AttributeError") == 1
     assert "failed (it returned a int, not a str or None)" in err
+    assert "answer_verifies() of task '_test_parses' failed (AttributeError" in err
+    assert "answer_verifies() of task '_test_parses' failed (it returned a str, not a bool)" in err
 
 
 @register_task

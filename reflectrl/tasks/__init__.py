@@ -108,7 +108,7 @@ def register_task(cls: type[Task]) -> type[Task]:
     if not getattr(cls.verify, "__reflectrl_guarded__", False):
         # Every verifier is guarded (tasks/guard.py); user verifiers also get a worker process with a timeout.
         cls.verify = guard_verify(cls.verify, direct=_is_builtin(cls))  # type: ignore[method-assign]
-    for hook in ("answer_key", "answer_in", "feedback"):  # they read model text too: a user's may raise or hang
+    for hook in ("answer_key", "answer_in", "answer_verifies", "feedback"):  # they read model text: may raise or hang
         fn = getattr(cls, hook)
         if fn is not getattr(Task, hook) and not _is_builtin(cls) and not getattr(fn, "__reflectrl_guarded__", False):
             setattr(cls, hook, guard_text_hook(fn, hook))

@@ -102,6 +102,11 @@ class Task(ABC):
         Reflection analytics use it to spot a reflection that smuggles an answer. Defaults to ``answer_key``."""
         return self.answer_key(example, text)
 
+    def answer_verifies(self, example: Example, text: str) -> bool:
+        """Whether the answer ``answer_in`` finds in ``text`` passes the verifier. The default verifies ``text``,
+        right where the verifier reads the answer where ``answer_in`` finds it (not for prose, e.g. Countdown's)."""
+        return self.verify(example, text).success
+
     def question(self, example: Example) -> str:
         """The question text, repeated in the retry prompt. Defaults to the last user message."""
         return [m for m in self.messages(example) if m["role"] == "user"][-1]["content"]

@@ -34,15 +34,24 @@ from reflectrl.tasks.base import (
     in_test_split,
     stable_hash,
 )
+from reflectrl.tasks.countdown_equation import (
+    MAX_ANSWER_CHARS,
+    MAX_COMPLETION_CHARS,
+    _literals,
+    _parse,
+    _Reject,
+    canonical,
+    check_equation,
+    equations_in,
+    extract_answer,
+    parse_equation,
+)
 
 # TinyZero's prompt, shortened (every token is paid for in each attempt, reflection and retry on CPU).
 PROMPT = (
     "Using the numbers {nums}, create an equation that equals {target}. Use +, -, *, / and each number "
     "exactly once. Give the final answer in <answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>."
 )
-MAX_COMPLETION_CHARS = 100_000  # longer completions are rejected before any parsing
-MAX_ANSWER_CHARS = 256  # bounds parse depth and literal sizes
-ALLOWED_CHARS = frozenset("0123456789+-*/() \t\n")
 
 # ---------------------------------------------------------------------------------------------
 # Exhaustive solver over exact fractions.
@@ -112,87 +121,6 @@ def _values(nums: tuple[int, ...]) -> frozenset[Fraction]:
 
 def reachable_targets(nums: tuple[int, ...] | list[int], lo: int, hi: int) -> list[int]:
     return sorted(int(v) for v in _values(tuple(sorted(nums))) if v.denominator == 1 and lo <= v <= hi)
-
-
-# ---------------------------------------------------------------------------------------------
-# Safe evaluation of an untrusted answer.
-
-
-class _Reject(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
-def _literals(node: ast.AST) -> list[int]:
-    if isinstance(node, ast.Expression):
-        return _literals(node.body)
-    if isinstance(node, ast.BinOp):
-        return _literals(node.left) + _literals(node.right)
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return [node.value]
-    raise _Reject("bad_syntax")
-
-
-def _evaluate(node: ast.AST) -> Fraction:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
-    if isinstance(node, ast.Constant):
-        return Fraction(node.value)
-    assert isinstance(node, ast.BinOp)  # _literals already rejected everything else
-    left, right = _evaluate(node.left), _evaluate(node.right)
-    if isinstance(node.op, ast.Add):
-        return left + right
-    if isinstance(node.op, ast.Sub):
-        return left - right
-    if isinstance(node.op, ast.Mult):
-        return left * right
-    if isinstance(node.op, ast.Div):
-        if right == 0:
-            raise _Reject("division_by_zero")
-        return left / right
-    raise _Reject("bad_syntax")  # **, //, %, @, bit operations
-
-
-def extract_answer(completion: str) -> str | None:
-    """Text inside the last ``<answer>...</answer>``, or None."""
-    start = completion.rfind("<answer>")
-    if start < 0:
-        return None
-    end = completion.find("</answer>", start)
-    if end < 0:
-        return None
-    return completion[start + len("<answer>") : end]
-
-
-def _parse(answer: str) -> ast.Expression:
-    if len(answer) > MAX_ANSWER_CHARS:
-        raise _Reject("too_long")
-    if not answer.strip():
-        raise _Reject("no_answer")
-    if not set(answer) <= ALLOWED_CHARS:
-        raise _Reject("bad_character")
-    try:
-        return ast.parse(answer.strip(), mode="eval")
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        raise _Reject("bad_syntax") from None
-
-
-def parse_equation(answer: str) -> tuple[list[int], Fraction]:
-    """Numbers used and exact value of an answer. Raises _Reject with the failed rule."""
-    tree = _parse(answer)
-    return _literals(tree), _evaluate(tree)
-
-
-def check_equation(nums: list[int], target: int, answer: str) -> Verdict:
-    """TinyZero's order of rules: well-formed, then the right numbers, then the value."""
-    try:
-        tree = _parse(answer)
-        if sorted(_literals(tree)) != sorted(nums):
-            return Verdict.fail("wrong_numbers")
-        value = _evaluate(tree)
-    except _Reject as r:
-        return Verdict.fail(r.reason)
-    return Verdict.ok() if value == target else Verdict.fail("wrong_value")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,10 +394,18 @@ class Countdown(Task):
         return f"The verifier says: {why.get(verdict.reason, verdict.reason)}."
 
     def answer_in(self, example: Example, text: str) -> str | None:
-        """The last ``<answer>`` in ``text``, without whitespace."""
-        ok = isinstance(text, str) and len(text) <= MAX_COMPLETION_CHARS
-        answer = extract_answer(text) if ok else None
-        return None if answer is None else "".join(answer.split())
+        """The last ``<answer>`` in ``text``, else the last whole equation in its prose ("I will start from
+        82 + 52 - 28": a guess the retry can copy, RESULTS §8k), in ``canonical`` form."""
+        if not isinstance(text, str) or len(text) > MAX_COMPLETION_CHARS:
+            return None
+        answer = extract_answer(text)
+        if answer is not None:
+            return canonical(answer)
+        return next(reversed(equations_in(text, example["nums"])), None)
+
+    def answer_verifies(self, example: Example, text: str) -> bool:
+        answer = self.answer_in(example, text)
+        return answer is not None and check_equation(example["nums"], example["target"], answer).success
 
     def answer_key(self, example: Example, completion: str) -> str | None:
         """Equations that use the right numbers are equivalent when their values are equal; others are

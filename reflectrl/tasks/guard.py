@@ -15,9 +15,9 @@ training rollouts, forgetting) gets the same guarantees:
   so a verifier that model text makes allocate hugely gets a ``MemoryError``, not the OOM killer, whose
   likely victim is the training process.
 
-A user task's other hooks that read model text (``answer_key``, ``answer_in``, ``feedback``) run in the same
-worker under the same bounds (a parsing regex can backtrack for hours on the wrong text); one that raises,
-hangs or returns a non-``str`` counts as "no answer" (feedback: the verifier's reason), warned once.
+A user task's other hooks that read model text (``answer_key``, ``answer_in``, ``answer_verifies``, ``feedback``)
+run in the same worker under the same bounds (a parsing regex can backtrack for hours on the wrong text); one that
+raises, hangs or returns the wrong type counts as "no answer" (feedback: the verifier's reason), warned once.
 
 Model text is never executed here: it is only passed, as data, to the task's verifier.
 """
@@ -117,13 +117,13 @@ def _limit_memory(extra_mb: int | None) -> None:
 
 def _call_unguarded(task: Any, method: str, example: Any, text: str) -> Any:
     """``task.<method>`` as the user wrote it (what the guard wraps), its result small and picklable: verify's
-    as (success, reason), a hook's as its str or None, or ("returned", type name) for anything else."""
+    as (success, reason), a hook's as its str, bool or None, or ("returned", type name) for anything else."""
     fn = getattr(type(task), method)
     result = getattr(fn, "__wrapped__", fn)(task, example, text)
     if method == "verify":
         v = clean_verdict(result)
         return v.success, v.reason
-    return result if result is None or isinstance(result, str) else ("returned", type(result).__name__)
+    return result if result is None or isinstance(result, str | bool) else ("returned", type(result).__name__)
 
 
 def _serve(task: Any, conn, parent_end) -> None:
@@ -261,15 +261,17 @@ _HOOK_FAILURES: set[tuple[str, str, str]] = set()  # (task, hook, what went wron
 
 
 def guard_text_hook(fn: Callable, hook: str) -> Callable:
-    """A user task's ``answer_key``, ``answer_in`` or ``feedback`` behind the verifier's bounds: model text in,
-    never an exception or a hang. They read every reflection (and vote, or write the feedback variant's prompt):
-    a bug that raises on text it cannot parse would end an eval at the first such text. A failure counts as
-    no answer (None; feedback: the default, the verifier's reason) and is warned about once."""
+    """A user task's ``answer_key``, ``answer_in``, ``answer_verifies`` or ``feedback`` behind the verifier's bounds:
+    model text in, never an exception or a hang. They read every reflection (and vote, or write the feedback
+    variant's prompt): a bug that raises on text it cannot parse would end an eval at the first such text. A failure
+    counts as no answer (None; answer_verifies: False; feedback: the default, the verifier's reason) and is warned
+    about once."""
 
     feedback = hook == "feedback"  # must give text: None is a failure too
+    verdict = hook == "answer_verifies"  # must give a bool; a failure is False
 
     @functools.wraps(fn)
-    def guarded(self, example: Any, text: Any) -> str | None:
+    def guarded(self, example: Any, text: Any) -> str | bool | None:
         if _BOUNDED["on"]:  # called by another hook or the verifier, whose call is bounded
             return fn(self, example, text)
         try:
@@ -286,17 +288,18 @@ def guard_text_hook(fn: Callable, hook: str) -> Callable:
         except Exception as e:  # raised here (no fork, or no time bound)
             kind, problem = e.__class__.__name__, _describe(e)
         else:
-            if isinstance(value, str) or (value is None and not feedback):
+            if isinstance(value, bool) if verdict else isinstance(value, str) or (value is None and not feedback):
                 return value
-            returned = "NoneType" if value is None else value[1]
+            returned = type(value).__name__ if value is None or isinstance(value, str | bool) else value[1]
             kind = f"returned_{returned}"
-            problem = f"it returned a {returned}, not a str" + ("" if feedback else " or None")
+            wanted = "a bool" if verdict else "a str" if feedback else "a str or None"
+            problem = f"it returned a {returned}, not {wanted}"
         name = getattr(self, "name", type(self).__name__)
         if (name, hook, kind) not in _HOOK_FAILURES:
             _HOOK_FAILURES.add((name, hook, kind))
             instead = "the verifier's reason is given instead" if feedback else "such text counts as holding no answer"
             warn(f"{hook}() of task {name!r} failed ({problem}); {instead}")
-        return Task.feedback(self, example, text) if feedback else None
+        return Task.feedback(self, example, text) if feedback else False if verdict else None
 
     guarded.__reflectrl_guarded__ = True  # type: ignore[attr-defined]
     return guarded
