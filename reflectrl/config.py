@@ -299,12 +299,16 @@ class TrainConfig(Section):
     )
     reflection_format: str | None = Field(
         None,
-        description="r3 / r3-answer: a regex (re.search) for a form the reflections should keep; a reflection that "
-        "matches earns train.format_reward on top of its retry reward (logged as format_match), so a form the boost "
-        r"made useful is not trained away (§8j). Anchor it: 'start from \d+ [-+*/] \d+' was gamed by whole "
-        "equations written as the 'step' (RESULTS §8k).",
+        description="r3 / r3-answer: a regex (re.search) for a form the reflections should keep; a match earns "
+        "train.format_reward on top of the retry reward (logged as format_match), so a form the boost made useful "
+        r"is not trained away (§8j). Anchor it: 'start from \d+ [-+*/] \d+' was gamed by whole equations (§8k).",
     )
     format_reward: float = Field(0.1, ge=0, description="Reward for matching train.reflection_format (if set).")
+    reward_leaks: bool = Field(
+        True,
+        description="r3 / r3-answer: False gives a reflection that holds a candidate answer other than the failed one "
+        "(the leak measure, Task.answer_in) reward 0, so no gain comes from guesses the retry copies (RESULTS §8k).",
+    )
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (paper: 5e-7 at batch 256).")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name (paper: cosine).")
     warmup_ratio: float = Field(

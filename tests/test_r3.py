@@ -88,6 +88,27 @@ def test_a_reflection_in_the_wanted_format_earns_the_format_reward(tiny_model_di
         _cfg("train.reflection_format=(start")
 
 
+def test_reward_leaks_false_gives_a_reflection_that_holds_an_answer_nothing(tiny_model_dir):
+    _, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    task = _task()
+    ex = task.load("train")[0]
+    answer = solve(ex["nums"], ex["target"])
+
+    def script(last_user, text, k):  # every retry succeeds; odd reflections give the answer away in prose
+        if last_user == REFLECTION_PROMPT:
+            return "good plan" if k % 2 == 0 else f"I will write {answer}."
+        return f"<answer> {answer} </answer>"
+
+    def rewards(*extra):
+        cfg = _cfg(*extra)
+        rollout = ReflectRetry(task, failures_of(task, [ex]), cfg.episode, cfg.train)
+        groups, _ = rollout.sample(ScriptedEngine(tok, script), failures_of(task, [ex]), seed=0)
+        return groups[0].rewards, [m["leak"] for m in groups[0].measures]
+
+    assert rewards() == ([1.0] * 4, [False, True] * 2)  # the paper's reward: a copied guess counts
+    assert rewards("train.reward_leaks=false") == ([1.0, 0.0] * 2, [False, True] * 2)
+
+
 def test_r3_answer_also_trains_successful_retries(tiny_model_dir):
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     groups, _, cfg = _groups(tok, True)

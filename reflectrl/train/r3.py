@@ -3,7 +3,8 @@
 For each (query, failed attempt) the rollout samples G reflections, lets the model retry after each (k times
 with ``train.retries_per_reflection``), and verifies the retries. Reward = the share of retries that succeed, or
 with ``train.retry_reward: expected`` that share's expectation: the policy's probability of retrying with one of the
-task's reference answers, computed rather than sampled; ``train.reflection_format`` adds a bonus for keeping a form.
+task's reference answers, computed rather than sampled; ``train.reflection_format`` adds a bonus for keeping a form;
+``train.reward_leaks=false`` gives a reflection that holds a candidate answer nothing.
 The loss covers the reflection tokens only: the query and failed attempt are the shared prefix, and the retry
 is not part of the trained completion at all. Dropping it is exact, not an approximation: in a causal LM tokens
 after the reflection cannot change the reflection's log-probabilities, and it saves the forward/backward over
@@ -138,13 +139,14 @@ class ReflectRetry:
                 if self.form:
                     info["format_match"] = float(self.form.search(refl.text) is not None)
                     reward += self.cfg.format_reward * info["format_match"]
+                measures = describe_reflection(
+                    self.task, f["example"], f["attempt"], refl.text, tries[0].text, len(refl.token_ids)
+                )
+                if measures["leak"] and not self.cfg.reward_leaks:
+                    reward = 0.0
                 group.rewards.append(reward)
                 group.info.append(info)
-                group.measures.append(
-                    describe_reflection(
-                        self.task, f["example"], f["attempt"], refl.text, tries[0].text, len(refl.token_ids)
-                    )
-                )
+                group.measures.append(measures)
                 if not self.train_retry:
                     group.completions.append(refl.token_ids)
                     group.masks.append([1] * len(refl.token_ids))
