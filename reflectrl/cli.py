@@ -218,7 +218,7 @@ def train(
     """Train: r3 on mined failures; grpo and rise on the mined queries, or without mining on the train split."""
     from reflectrl.console import info
     from reflectrl.console import out as stdout
-    from reflectrl.pipeline import load, splits
+    from reflectrl.pipeline import load, pin_config, splits
     from reflectrl.tasks import get_task
     from reflectrl.train import get_algorithm
     from reflectrl.train.pool import Mined
@@ -232,6 +232,8 @@ def train(
         raise ReflectrlError(f"{folder} already has checkpoints: pass --resume to continue, or choose another --out")
     if (folder / "model" / "config.json").is_file() and not resume:
         raise ReflectrlError(f"{folder} already holds a trained model: choose another --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    pin_config(folder / "config.yaml", cfg)  # the run's settings beside its model; --resume must keep them
     the_task = get_task(cfg.task.name, **cfg.task.options)
     if failures_file.is_file() or cfg.train.algorithm.startswith("r3"):
         mined = Mined.read(failures_file)

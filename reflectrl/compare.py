@@ -80,7 +80,7 @@ def describe_budget(budget: dict[str, float | None]) -> str:
 
 
 def run_compare(cfg: RunConfig) -> dict[str, Any]:
-    from reflectrl.pipeline import _pin_config, run_boost, run_eval, run_mine, run_train, splits
+    from reflectrl.pipeline import pin_config, run_boost, run_eval, run_mine, run_train, splits
     from reflectrl.tasks import get_task
 
     budget = budget_of(cfg)
@@ -100,7 +100,7 @@ def run_compare(cfg: RunConfig) -> dict[str, Any]:
                 f"{describe_budget(budget)}: results at two budgets would mix; use a new out_dir "
                 "(--set out_dir=NEW_FOLDER)"
             )
-    _pin_config(out / "config.yaml", cfg)
+    pin_config(out / "config.yaml", cfg)
     atomic_write_json(out / "compare.json", {"entries": todo, "turns": cfg.compare.turns, "budget": budget})
     task = get_task(cfg.task.name, **cfg.task.options)
     boost_problems, mine_queries = splits(task, cfg)

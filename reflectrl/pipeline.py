@@ -128,7 +128,7 @@ def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
     get_algorithm(cfg.train.algorithm)  # an unknown algorithm fails now, not after the boost and mining
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _pin_config(out / "config.yaml", cfg)
+    pin_config(out / "config.yaml", cfg)
     task = get_task(cfg.task.name, **cfg.task.options)
     boost_problems, mine_queries = splits(task, cfg)
     timings: dict[str, float] = (
@@ -194,7 +194,7 @@ def _changed_keys(pinned: str, cfg: RunConfig) -> list[str]:
     return changed
 
 
-def _pin_config(path: Path, cfg: RunConfig) -> None:
+def pin_config(path: Path, cfg: RunConfig) -> None:
     """A run directory belongs to one config; resuming with another would silently mix results."""
     text = dump_config(cfg)
     if path.exists() and path.read_text() != text and (changed := _changed_keys(path.read_text(), cfg)):
