@@ -233,7 +233,7 @@ def train(
     if (folder / "model" / "config.json").is_file() and not resume:
         raise ReflectrlError(f"{folder} already holds a trained model: choose another --out")
     folder.mkdir(parents=True, exist_ok=True)
-    pin_config(folder / "config.yaml", cfg)  # the run's settings beside its model; --resume must keep them
+    pin_config(folder / "config.yaml", cfg, extendable=("train.steps",))  # --resume keeps the rest
     the_task = get_task(cfg.task.name, **cfg.task.options)
     if failures_file.is_file() or cfg.train.algorithm.startswith("r3"):
         mined = Mined.read(failures_file)

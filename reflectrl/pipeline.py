@@ -194,13 +194,16 @@ def _changed_keys(pinned: str, cfg: RunConfig) -> list[str]:
     return changed
 
 
-def pin_config(path: Path, cfg: RunConfig) -> None:
-    """A run directory belongs to one config; resuming with another would silently mix results."""
+def pin_config(path: Path, cfg: RunConfig, extendable: tuple[str, ...] = ()) -> None:
+    """A run directory belongs to one config; resuming with another would silently mix results. Keys in
+    ``extendable`` may change (``reflectrl train --resume`` with more train.steps): the pin is then rewritten."""
     text = dump_config(cfg)
-    if path.exists() and path.read_text() != text and (changed := _changed_keys(path.read_text(), cfg)):
+    pinned = path.read_text() if path.exists() else None
+    changed = _changed_keys(pinned, cfg) if pinned not in (None, text) else []
+    if refused := [c for c in changed if c.split(":")[0] not in extendable]:
         raise ReflectrlError(
-            f"{path.parent} holds a run with a different config ({path}: {', '.join(changed[:5])}); use another "
+            f"{path.parent} holds a run with a different config ({path}: {', '.join(refused[:5])}); use another "
             "out_dir, or delete the folder"
         )
-    if not path.exists() and is_main():
+    if (pinned is None or changed) and is_main():
         atomic_write_text(path, text)

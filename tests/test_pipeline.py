@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from reflectrl.cli import app
 from reflectrl.config_file import dump_config, load_config
+from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import read_jsonl
 from reflectrl.report import _html, write_report
 from reflectrl.tasks import get_task
@@ -97,6 +98,21 @@ def test_run_refuses_a_different_config_in_the_same_folder(tiny_model_dir, tmp_p
     (out / "config.yaml").write_text(dump_config(pinned))
     result = runner.invoke(app, ["run", "--config", str(tiny_config(tiny_model_dir, out))])
     assert "(" in str(result.exception) and "train.steps: 99 -> " in str(result.exception)  # names what changed
+
+
+def test_a_pinned_config_refuses_other_settings_but_may_extend_steps(tiny_model_dir, tmp_path):
+    from reflectrl.pipeline import pin_config
+
+    path, cfg = tmp_path / "config.yaml", load_config(tiny_config(tiny_model_dir, tmp_path / "run"))
+    pin_config(path, cfg)
+    more = load_config(tiny_config(tiny_model_dir, tmp_path / "run"), [f"train.steps={cfg.train.steps + 5}"])
+    with pytest.raises(ReflectrlError, match=rf"config\.yaml: train\.steps: {cfg.train.steps} -> "):
+        pin_config(path, more)
+    pin_config(path, more, extendable=("train.steps",))
+    assert load_config(path).train.steps == cfg.train.steps + 5  # the pin follows the extension
+    other = load_config(tiny_config(tiny_model_dir, tmp_path / "run"), ["train.seed=7"])
+    with pytest.raises(ReflectrlError, match=r"train\.seed: 0 -> 7"):
+        pin_config(path, other, extendable=("train.steps",))
 
 
 def test_a_setting_added_by_a_later_version_does_not_orphan_a_run_folder(tiny_model_dir, tmp_path):

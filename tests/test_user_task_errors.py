@@ -73,5 +73,6 @@ def test_a_broken_verifier_is_named_in_eval_and_mine(kind, tiny_model_dir, tmp_p
     metrics = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
     assert metrics[-1]["verifier_errors"] == 4
     assert "algorithm: grpo" in (tmp_path / "train" / "config.yaml").read_text()  # pinned beside the model
-    code, err = _cli("train", *args, "--steps", "2", "--resume", "--out", str(tmp_path / "train"), *SHORT)
-    assert code == 1 and "train/config.yaml: train.steps: 1 -> 2); use another out_dir, or delete the folder" in err
+    lr = ["--set", "train.learning_rate=0.001", "--resume", "--out", str(tmp_path / "train")]
+    code, err = _cli("train", *args, *lr, *SHORT)
+    assert code == 1 and "config.yaml: train.learning_rate: 1e-05 -> 0.001); use another out_dir, or delete" in err
