@@ -8,6 +8,9 @@ on these failures; a sampled evaluation needs thousands of episodes for the same
 the same failures (``--baseline``) says whether training made the reflections worth more.
 ``probe.reflection_temperature`` samples the reflections alone at another temperature (greedy included).
 
+The hollow-gain guard: a reflection that holds an answer (``reflections.leaked_answer``) lifts the retry by being
+copied; the summary gives their share and retry − fresh over the other reflections alone.
+
 Writes ``probe.jsonl`` (one line per failure, appended as it goes: a killed probe resumes) and ``summary.json``.
 """
 
@@ -23,6 +26,7 @@ from reflectrl.console import progress
 from reflectrl.distributed import check_identity
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import JsonlWriter, atomic_write_json, read_jsonl
+from reflectrl.reflections import leaked_answer
 from reflectrl.rollout.engine import Engine
 from reflectrl.rollout.episode import (
     after_attempt,
@@ -113,7 +117,8 @@ def probe(
                 fresh = attempt_prompt(engine, task, ex)
             fresh_p, *retry_p = reference_probability(engine, task, ex, [fresh, *retries], t)
             texts = [r.text for r in reflections]
-            writer.write({"id": f["id"], "fresh": fresh_p, "retry": retry_p, "reflections": texts})
+            leaks = [leaked_answer(task, ex, f["attempt"], text) is not None for text in texts]
+            writer.write({"id": f["id"], "fresh": fresh_p, "retry": retry_p, "reflections": texts, "leaks": leaks})
             bar.advance(job)
     wanted = {f["id"] for f in failures}
     summary = summarize([r for r in read_jsonl(path) if r["id"] in wanted], baseline)
@@ -140,6 +145,18 @@ def summarize(rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None 
         "retry_spread": mean(statistics.pstdev(r["retry"]) for r in rows),
         "retry_minus_fresh": _ci(fresh, retry),
     }
+    if rows and all("leaks" in r for r in rows):  # rows probed before leaks were recorded have none
+        summary["leak_share"] = mean(leak for r in rows for leak in r["leaks"])
+        # The hollow-gain guard: the same comparison over the reflections that hold no answer to copy.
+        kept = [(r["fresh"], [p for p, leak in zip(r["retry"], r["leaks"], strict=True) if not leak]) for r in rows]
+        pairs = [(f, mean(ps)) for f, ps in kept if ps]  # a failure whose every reflection leaks drops out
+        if pairs:
+            fresh_c, retry_c = [f for f, _ in pairs], [p for _, p in pairs]
+            summary["without_leaks"] = {
+                "n": len(pairs),
+                "retry": mean(retry_c),
+                "retry_minus_fresh": _ci(fresh_c, retry_c),
+            }
     if baseline is not None:
         base = {r["id"]: r for r in baseline}
         both = [r for r in rows if r["id"] in base]
@@ -163,6 +180,12 @@ def format_summary(s: dict[str, Any], title: str) -> str:
         f"  spread across reflections  {100 * s['retry_spread']:.2f} (mean sd)",
         f"  retry - fresh (paired)     {pts(s['retry_minus_fresh'])}",
     ]
+    if "leak_share" in s:
+        lines.append(f"  reflections with an answer {100 * s['leak_share']:.1f}% (Task.answer_in; not the failed one)")
+    if "without_leaks" in s:
+        w = s["without_leaks"]
+        pair = pts(w["retry_minus_fresh"])
+        lines.append(f"  without them ({w['n']} failures): retry {100 * w['retry']:.2f}, retry - fresh {pair}")
     if "minus_baseline" in s:
         b = s["minus_baseline"]
         lines += [

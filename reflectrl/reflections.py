@@ -54,11 +54,15 @@ def answer_like(text: str) -> bool:
     return head.startswith(_ANSWER_START) or equation
 
 
+def leaked_answer(task: Task, example: Example, attempt: str, reflection: str) -> str | None:
+    """The candidate answer ``reflection`` holds (``Task.answer_in``), unless it only restates the failed one."""
+    leaked = task.answer_in(example, reflection)
+    return None if leaked is None or leaked == task.answer_in(example, attempt) else leaked
+
+
 def describe(task: Task, example: Example, attempt: str, reflection: str, retry: str, tokens: int) -> dict[str, Any]:
     """The measures of one episode (see the module docstring)."""
-    leaked = task.answer_in(example, reflection)
-    if leaked is not None and leaked == task.answer_in(example, attempt):
-        leaked = None  # restating the failed answer smuggles nothing
+    leaked = leaked_answer(task, example, attempt, reflection)
     refl_words = words(reflection)
     return {
         "tokens": tokens,

@@ -3,6 +3,7 @@ fixed failures; resumable, paired against a baseline probe, readable from failur
 
 import json
 import math
+import statistics
 
 import pytest
 from conftest import ScriptedEngine
@@ -13,7 +14,7 @@ from reflectrl.cli import app
 from reflectrl.config_file import load_config
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import read_jsonl
-from reflectrl.probe import load_failures, probe, probe_identity, summarize
+from reflectrl.probe import format_summary, load_failures, probe, probe_identity, summarize
 from reflectrl.rollout.episode import REFLECTION_PROMPT
 from reflectrl.tasks import get_task
 
@@ -83,6 +84,26 @@ def test_probe_resumes_and_refuses_other_settings(tiny_lm, tmp_path):
     assert path.read_text() == whole  # seeded per failure: the same rows as the uninterrupted probe
     with pytest.raises(ReflectrlError, match="already holds results with other settings"):
         _run(tmp_path, tok, "probe.reflections=2")
+
+
+def test_probe_counts_reflections_that_hold_an_answer_and_compares_without_them(tiny_lm, tmp_path):
+    """The hollow-gain guard: a "bad plan" that writes a whole equation (not the failed one) is a leak."""
+    _, tok = tiny_lm
+    leaking = _ScoringEngine(tok)
+    leaking.script = lambda last_user, text, k: "good plan" if k % 2 == 0 else "bad plan: 1 + 2 + 3, or 3 * 2 * 1"
+    task = _task()
+    failures = failures_of(task, [{"id": f"p{i}", "nums": [1, 2, 3], "target": 6 + i} for i in range(3)])
+    summary, _, _ = _run(tmp_path, tok, failures=failures, engine=leaking)
+    rows = read_jsonl(tmp_path / "probe" / "probe.jsonl")
+    assert all(r["leaks"] == [False, True] * 2 for r in rows)
+    assert summary["leak_share"] == 0.5
+    good = summary["without_leaks"]
+    assert good["n"] == 3 and good["retry"] == pytest.approx(statistics.fmean(r["retry"][0] for r in rows))
+    assert good["retry_minus_fresh"]["diff"] == pytest.approx(good["retry"] - summary["fresh"])
+    text = format_summary(summary, "probe")
+    assert "reflections with an answer 50.0%" in text and "without them (3 failures)" in text
+    old_rows = [{k: v for k, v in r.items() if k != "leaks"} for r in rows]  # probed before leaks were recorded
+    assert "leak_share" not in summarize(old_rows) and "without_leaks" not in summarize(old_rows)
 
 
 def test_feedback_variant_baseline_gets_the_same_feedback(tiny_lm, tmp_path):
