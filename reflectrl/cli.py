@@ -220,12 +220,13 @@ def train(
     from reflectrl.console import out as stdout
     from reflectrl.pipeline import load, pin_config, splits
     from reflectrl.tasks import get_task
-    from reflectrl.train import get_algorithm
+    from reflectrl.train import get_algorithm, warn_ignored
     from reflectrl.train.pool import Mined
 
     flags = {"model.name": model, "task.name": task, "task_opts": task_opt}
     cfg = _config(config, sets, **flags, **{"train.algorithm": algorithm, "train.steps": steps})
     train_fn = get_algorithm(cfg.train.algorithm)
+    warn_ignored(cfg.train)
     folder = out or Path(cfg.out_dir) / "train"
     failures_file = failures or Path(cfg.out_dir) / "mine" / "failures.jsonl"
     if (folder / "checkpoints").is_dir() and any((folder / "checkpoints").glob("checkpoint-*")) and not resume:

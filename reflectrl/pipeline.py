@@ -79,13 +79,14 @@ def run_mine(cfg: RunConfig, task: Task, model_name: str, queries: list[Example]
 
 
 def run_train(cfg: RunConfig, task: Task, model_name: str, mine_dir: Path, out: Path) -> str:
-    from reflectrl.train import get_algorithm
+    from reflectrl.train import get_algorithm, warn_ignored
     from reflectrl.train.common import drop_checkpoints
     from reflectrl.train.pool import Mined
 
     final = out / "model"
     if not (final / "config.json").is_file():
         train = get_algorithm(cfg.train.algorithm)
+        warn_ignored(cfg.train)
         model, tok = load(cfg, model_name, training=True)
         train(model, tok, task, Mined.read(mine_dir / "failures.jsonl"), cfg, out)
     drop_checkpoints(out, cfg.train.keep_checkpoints)  # again on a rerun: a kill may have come before training's

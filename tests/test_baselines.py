@@ -280,6 +280,29 @@ def test_reflect_prompt_is_a_baseline_not_a_training_algorithm(tmp_path):
     assert [e["between_turns"] for e in entries(cfg)] == ["reflect", "retry"]
 
 
+def test_grpo_and_rise_say_which_reflection_reward_settings_they_ignore(tmp_path):
+    """reflection_format, reward_leaks and the other reflection-reward settings shape what a reflection earns: r3
+    reads them, grpo and rise train no reflections, and `train` says so instead of ignoring them silently."""
+    from reflectrl.train import ignored_settings
+
+    sets = ["train.reflection_format=start from", "train.reward_leaks=false"]
+    assert ignored_settings(load_config(None, ["train.algorithm=grpo", *sets]).train) == [
+        "train.reflection_format",
+        "train.reward_leaks",
+    ]
+    assert ignored_settings(load_config(None, ["train.algorithm=rise", "train.retries_per_reflection=2"]).train) == [
+        "train.retries_per_reflection"
+    ]
+    assert ignored_settings(load_config(None, ["train.algorithm=r3", *sets]).train) == []
+    assert ignored_settings(load_config(None, ["train.algorithm=grpo"]).train) == []  # defaults: nothing to say
+    args = ["train", "--algorithm", "grpo", "--model", str(tmp_path / "no-model"), "--out", str(tmp_path / "t")]
+    result = CliRunner().invoke(app, args + ["--set", "train.reward_leaks=false"])
+    assert result.exit_code != 0  # the missing model, after the warning
+    assert "train.algorithm=grpo trains no reflections and ignores train.reward_leaks" in " ".join(
+        result.output.split()
+    )
+
+
 # ------------------------------------------------------------------------------------- multi-turn metrics
 
 
