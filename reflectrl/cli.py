@@ -339,6 +339,26 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written
     stdout.print(f"report: {run_dir / 'report.md'}, {run_dir / 'report.html'}")
 
 
+@app.command()
+def paired(
+    evaluations: Annotated[
+        list[str],
+        typer.Argument(help="BASE then RUN ...: folders written by `reflectrl eval`, each optionally LABEL=FOLDER."),
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the numbers as JSON here.")] = None,
+) -> None:
+    """Runs minus a baseline on the problems all evaluated (paired CIs, McNemar); with several runs, their mean."""
+    from reflectrl.console import out as stdout
+    from reflectrl.jsonl import atomic_write_json
+    from reflectrl.paired import compare, format_result
+
+    named = [(s.split("=", 1)[0], Path(s.split("=", 1)[1])) if "=" in s else (s, Path(s)) for s in evaluations]
+    result = compare(named[0], named[1:])
+    stdout.print(format_result(result), highlight=False, soft_wrap=True)
+    if out is not None:
+        atomic_write_json(out, result)
+
+
 @app.command("forgetting")
 def forgetting_cmd(
     model: Annotated[

@@ -18,7 +18,7 @@ LAYERS = [
     ["rollout"],
     ["mine"],
     ["train"],
-    ["evaluate", "mmlu", "forgetting_report", "viewer"],
+    ["evaluate", "mmlu", "forgetting_report", "viewer", "paired"],
     ["forgetting_benchmarks"],
     ["forgetting_lm_eval"],
     ["forgetting", "report", "probe"],

@@ -1,0 +1,125 @@
+"""Evaluations compared on the same problems: ``reflectrl paired BASE RUN [RUN ...]``.
+
+Each RUN minus BASE over the problems both evaluated, for the first and the second try: the paired difference with
+a 95% bootstrap interval and the exact McNemar p. With several RUNs (training seeds of one setting) it adds their
+mean: per problem the mean of the runs' outcomes, minus BASE's. That interval covers the problems, not reruns of
+training, so the runs' own differences and their spread are reported beside it (RESULTS §8j: two seeds of one
+config gained +5.4 and +0.8).
+
+An evaluation is a folder written by ``reflectrl eval`` (or a run's ``eval-start`` / ``eval-trained``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from reflectrl.console import warn
+from reflectrl.errors import ReflectrlError
+from reflectrl.jsonl import read_jsonl
+from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate
+
+KEYS = ("first_try", "second_try")
+
+
+def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
+    """The episodes of one evaluation, by problem id."""
+    samples = folder / "samples.jsonl"
+    if not samples.is_file():
+        hint = f"; a run folder's evaluations are {folder}/eval-start and eval-trained" if folder.is_dir() else ""
+        raise ReflectrlError(f"{folder}: no samples.jsonl, so not an evaluation folder{hint}")
+    episodes = {}
+    for lineno, r in enumerate(read_jsonl(samples, input_file=True), 1):
+        if "id" not in r or any(not isinstance(r.get(key), bool) for key in KEYS):
+            raise ReflectrlError(f"{samples}:{lineno}: an episode needs an id and first_try/second_try as booleans")
+        episodes[r["id"]] = r
+    return episodes
+
+
+def _identity(folder: Path) -> dict[str, Any]:
+    """What the evaluation ran with (eval_identity.json), flattened, without the model: the part two
+    evaluations must share to be compared."""
+    path = folder / "eval_identity.json"
+    if not path.is_file():
+        return {}
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}{k}.", v)
+        else:
+            flat[prefix[:-1]] = value
+
+    walk("", json.loads(path.read_text()))
+    flat.pop("model", None)
+    return flat
+
+
+def _diff(a: list[bool], b: list[bool]) -> dict[str, float]:
+    d, low, high = paired_diff_ci(a, b)
+    return {"diff": d, "ci_low": low, "ci_high": high, "p_mcnemar": mcnemar_exact(a, b)}
+
+
+def compare(base: tuple[str, Path], runs: list[tuple[str, Path]]) -> dict[str, Any]:
+    """Rates of every evaluation on the shared problems, each run minus the base, and (2+ runs) their mean."""
+    if not runs:
+        raise ReflectrlError("give a baseline evaluation and at least one evaluation to compare with it")
+    named = [base, *runs]
+    episodes = {name: load_eval(folder) for name, folder in named}
+    if len(episodes) != len(named):
+        raise ReflectrlError("two evaluations share a name: label them, e.g. seed0=FOLDER seed1=FOLDER")
+    ids = sorted(set.intersection(*(set(e) for e in episodes.values())))
+    if not ids:
+        raise ReflectrlError(f"{base[1]} and the others share no problem ids: they evaluated different problems")
+    for name, e in episodes.items():
+        if len(e) != len(ids):
+            warn(f"{name}: {len(e) - len(ids)} of its {len(e)} problems are not in every evaluation; left out")
+    base_id = _identity(base[1])
+    for name, folder in runs:
+        other = _identity(folder)
+        if differs := sorted(k for k in base_id.keys() | other.keys() if base_id.get(k) != other.get(k)):
+            warn(f"{name} was evaluated with other settings than {base[0]} ({', '.join(differs[:5])})")
+
+    outcomes = {name: {key: [e[i][key] for i in ids] for key in KEYS} for name, e in episodes.items()}
+    result: dict[str, Any] = {
+        "n": len(ids),
+        "base": base[0],
+        "rates": {name: {key: rate(o[key]).as_dict() for key in KEYS} for name, o in outcomes.items()},
+        "minus_base": {
+            name: {key: _diff(outcomes[base[0]][key], outcomes[name][key]) for key in KEYS} for name, _ in runs
+        },
+    }
+    if len(runs) > 1:
+        mean = {}
+        for key in KEYS:
+            per_problem = [statistics.fmean(outcomes[name][key][j] for name, _ in runs) for j in range(len(ids))]
+            d, low, high = paired_diff_ci(outcomes[base[0]][key], per_problem)
+            gains = [result["minus_base"][name][key]["diff"] for name, _ in runs]
+            mean[key] = {"diff": d, "ci_low": low, "ci_high": high, "runs_sd": statistics.stdev(gains)}
+        result["mean_of_runs"] = mean
+    return result
+
+
+def _pts(d: dict[str, float]) -> str:
+    return f"{100 * d['diff']:+.1f} pts [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
+
+
+def format_result(r: dict[str, Any]) -> str:
+    lines = [f"{r['n']} problems in every evaluation", "", "| evaluation | first try | second try |", "|---|---|---|"]
+    for name, rates in r["rates"].items():
+        lines.append(f"| {name} | {Rate.from_dict(rates['first_try'])} | {Rate.from_dict(rates['second_try'])} |")
+    lines.append("")
+    for name, diffs in r["minus_base"].items():
+        for key in KEYS:
+            d = diffs[key]
+            lines.append(f"{name} minus {r['base']}, {key}: {_pts(d)}, McNemar p={d['p_mcnemar']:.2f}")
+    for key, d in r.get("mean_of_runs", {}).items():
+        runs = len(r["minus_base"])
+        lines.append(
+            f"mean of the {runs} runs minus {r['base']}, {key}: {_pts(d)} "
+            f"(interval over problems; the runs' differences spread by sd {100 * d['runs_sd']:.1f} pts)"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""`reflectrl paired`: evaluations compared on the problems they share, each run minus the baseline with a paired
+interval and McNemar's p, and the mean of several runs (training seeds) per problem."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from reflectrl.errors import ReflectrlError
+from reflectrl.paired import compare, format_result
+from reflectrl.stats import mcnemar_exact
+
+
+def _eval(folder, first, second, ids=None, temperature=0.9):
+    """An eval folder as `reflectrl eval` writes it: samples.jsonl and eval_identity.json."""
+    folder.mkdir(parents=True)
+    ids = ids or [f"p{i}" for i in range(len(first))]
+    with (folder / "samples.jsonl").open("w") as f:
+        for i, a, b in zip(ids, first, second, strict=True):
+            f.write(json.dumps({"id": i, "first_try": a, "second_try": b, "attempt": "..."}) + "\n")
+    identity = {"model": str(folder), "task": {"name": "countdown"}, "episode": {"temperature": temperature}}
+    (folder / "eval_identity.json").write_text(json.dumps(identity))
+    return folder
+
+
+def test_each_run_minus_the_base_is_paired_per_problem(tmp_path):
+    base = _eval(tmp_path / "base", [False] * 10, [False] * 8 + [True] * 2)
+    # Second try: 4 problems gained, 1 lost (p4 was right for the base) -> +3 of 10, discordant 4 vs 1.
+    run = _eval(tmp_path / "run", [True] + [False] * 9, [True] * 4 + [False] * 4 + [False, True])
+    r = compare(("base", base), [("run", run)])
+    assert r["n"] == 10
+    assert r["rates"]["base"]["second_try"]["k"] == 2 and r["rates"]["run"]["second_try"]["k"] == 5
+    second = r["minus_base"]["run"]["second_try"]
+    assert second["diff"] == pytest.approx(0.3)
+    assert second["ci_low"] < 0.3 < second["ci_high"]
+    a, b = [False] * 8 + [True] * 2, [True] * 4 + [False] * 4 + [False, True]
+    assert second["p_mcnemar"] == mcnemar_exact(a, b) == pytest.approx(0.375)
+    assert r["minus_base"]["run"]["first_try"]["diff"] == pytest.approx(0.1)
+    assert "mean_of_runs" not in r  # one run: nothing to average
+
+
+def test_the_mean_of_runs_is_taken_per_problem_and_reports_their_spread(tmp_path):
+    base = _eval(tmp_path / "base", [False] * 4, [False] * 4)
+    s0 = _eval(tmp_path / "s0", [False] * 4, [True, True, False, False])
+    s1 = _eval(tmp_path / "s1", [False] * 4, [True, False, False, False])
+    r = compare(("base", base), [("s0", s0), ("s1", s1)])
+    mean = r["mean_of_runs"]["second_try"]
+    assert mean["diff"] == pytest.approx((0.5 + 0.25) / 2)
+    assert mean["runs_sd"] == pytest.approx(0.1767767, abs=1e-6)  # sd of +0.50 and +0.25
+    assert r["mean_of_runs"]["first_try"]["diff"] == 0
+    text = format_result(r)
+    assert "s0 minus base, second_try: +50.0 pts" in text
+    assert "mean of the 2 runs minus base, second_try: +37.5 pts" in text
+
+
+def test_only_shared_problems_count_and_other_settings_are_named(tmp_path, capsys):
+    base = _eval(tmp_path / "base", [False, False, True], [False, False, True], ids=["a", "b", "c"])
+    run = _eval(tmp_path / "run", [True, True], [True, True], ids=["a", "b"], temperature=0.7)
+    r = compare(("base", base), [("run", run)])
+    assert r["n"] == 2 and r["minus_base"]["run"]["first_try"]["diff"] == pytest.approx(1.0)
+    err = capsys.readouterr().err
+    assert "base: 1 of its 3 problems are not in every evaluation" in err
+    assert "run was evaluated with other settings than base (episode.temperature)" in err
+
+
+def test_bad_input_is_one_clear_error(tmp_path):
+    base = _eval(tmp_path / "base", [False], [True])
+    (tmp_path / "run").mkdir()
+    with pytest.raises(ReflectrlError, match=r"run: no samples\.jsonl, so not an evaluation folder; a run folder's"):
+        compare(("base", base), [("run", tmp_path / "run")])
+    other = _eval(tmp_path / "other", [True], [True], ids=["zz"])
+    with pytest.raises(ReflectrlError, match="share no problem ids"):
+        compare(("base", base), [("other", other)])
+    with pytest.raises(ReflectrlError, match="two evaluations share a name"):
+        compare(("x", base), [("x", other)])
+    bad = _eval(tmp_path / "bad", [True], [True])
+    (bad / "samples.jsonl").write_text('{"id": "p0", "first_try": 1, "second_try": true}\n')
+    with pytest.raises(ReflectrlError, match=r"samples.jsonl:1: an episode needs an id and first_try/second_try"):
+        compare(("base", base), [("bad", bad)])
+
+
+def test_cli_prints_the_table_and_writes_json(tmp_path):
+    base = _eval(tmp_path / "a" / "eval-trained", [False] * 4, [False] * 4)
+    run = _eval(tmp_path / "b" / "eval-trained", [False] * 4, [True] * 2 + [False] * 2)
+    code = "from reflectrl.cli import main; main()"
+    args = ["paired", f"boost={base}", f"seed0={run}", "--out", str(tmp_path / "p.json")]
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "seed0 minus boost, second_try: +50.0 pts" in result.stdout
+    assert json.loads((tmp_path / "p.json").read_text())["minus_base"]["seed0"]["second_try"]["diff"] == 0.5
+    clash = subprocess.run([sys.executable, "-c", code, "paired", str(base), str(base)], capture_output=True, text=True)
+    assert clash.returncode == 1 and clash.stderr.strip().splitlines()[-1].startswith("error: two evaluations share")
