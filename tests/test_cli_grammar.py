@@ -11,7 +11,8 @@ from reflectrl.cli import app, check_moved
 from reflectrl.errors import ReflectrlError
 
 runner = CliRunner()
-NO_CONFIG = {"tasks", "report"}  # list tasks; rewrite a run folder's report from what it already holds
+# List tasks; rewrite a run folder's report, or compare evaluations, from what the folders already hold.
+NO_CONFIG = {"tasks", "report", "paired"}
 REQUIRED = {"forgetting": ["--model", "m"], "probe": ["--failures", "f.jsonl"]}
 
 
@@ -21,7 +22,7 @@ def _commands() -> dict[str, list[str]]:
 
 
 def test_the_walk_sees_every_command():
-    names = {"tasks", "eval", "boost", "mine", "train", "run", "compare", "report", "forgetting", "probe"}
+    names = {"tasks", "eval", "boost", "mine", "train", "run", "compare", "report", "forgetting", "probe", "paired"}
     assert set(_commands()) == names
 
 
