@@ -350,9 +350,9 @@ def paired(
     """Runs minus a baseline on the problems all evaluated (paired CIs, McNemar); with several runs, their mean."""
     from reflectrl.console import out as stdout
     from reflectrl.jsonl import atomic_write_json
-    from reflectrl.paired import compare, format_result
+    from reflectrl.paired import compare, format_result, labelled
 
-    named = [(s.split("=", 1)[0], Path(s.split("=", 1)[1])) if "=" in s else (s, Path(s)) for s in evaluations]
+    named = [labelled(s) for s in evaluations]
     result = compare(named[0], named[1:])
     stdout.print(format_result(result), highlight=False, soft_wrap=True)
     if out is not None:

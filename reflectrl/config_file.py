@@ -46,6 +46,14 @@ def apply_override(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sections as dotted keys, as ``--set`` writes them: {"eval": {"limit": 3}} -> {"eval.limit": 3}."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        flat.update(flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return flat
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
     """Read a YAML run config (or the defaults) and apply ``key.sub=value`` overrides."""
     data: dict[str, Any] = {}

@@ -16,12 +16,20 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from reflectrl.config_file import flatten
 from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import read_jsonl
 from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate
 
 KEYS = ("first_try", "second_try")
+
+
+def labelled(arg: str) -> tuple[str, Path]:
+    """``LABEL=FOLDER`` or ``FOLDER`` (labelled by itself); an existing folder whose name holds "=" (runs/lr=1e-5)
+    is a folder."""
+    label, sep, folder = arg.partition("=")
+    return (label, Path(folder)) if sep and not Path(arg).exists() else (arg, Path(arg))
 
 
 def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
@@ -44,16 +52,10 @@ def _identity(folder: Path) -> dict[str, Any]:
     path = folder / "eval_identity.json"
     if not path.is_file():
         return {}
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}{k}.", v)
-        else:
-            flat[prefix[:-1]] = value
-
-    walk("", json.loads(path.read_text()))
+    try:
+        flat = flatten(json.loads(path.read_text()))
+    except (ValueError, AttributeError) as e:  # not JSON, or JSON that is not an object
+        raise ReflectrlError(f"{path} cannot be read ({type(e).__name__}); it is written by `reflectrl eval`") from e
     flat.pop("model", None)
     return flat
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reflectrl.config import RENAMED, RunConfig
-from reflectrl.config_file import dump_config
+from reflectrl.config_file import dump_config, flatten
 from reflectrl.console import info
 from reflectrl.distributed import barrier, is_main
 from reflectrl.errors import ReflectrlError
@@ -178,15 +178,9 @@ def _changed_keys(pinned: str, cfg: RunConfig) -> list[str]:
     value here is not the default: a setting added by a later version does not orphan an older run."""
     import yaml
 
-    def flat(d: dict, prefix: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-        return out
-
-    old = {RENAMED.get(k, k): v for k, v in flat(yaml.safe_load(pinned) or {}).items()}  # pinned before a rename
-    new = flat(cfg.model_dump(mode="json"))
-    default = flat(RunConfig().model_dump(mode="json"))
+    old = {RENAMED.get(k, k): v for k, v in flatten(yaml.safe_load(pinned) or {}).items()}  # pinned before a rename
+    new = flatten(cfg.model_dump(mode="json"))
+    default = flatten(RunConfig().model_dump(mode="json"))
     changed = []
     for key in sorted((set(old) | set(new)) - UNPINNED):
         was, now = old.get(key, default.get(key, "unset")), new.get(key, "unset")

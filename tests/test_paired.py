@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from reflectrl.errors import ReflectrlError
-from reflectrl.paired import compare, format_result
+from reflectrl.paired import compare, format_result, labelled
 from reflectrl.stats import mcnemar_exact
 
 
@@ -74,6 +74,10 @@ def test_bad_input_is_one_clear_error(tmp_path):
         compare(("base", base), [("other", other)])
     with pytest.raises(ReflectrlError, match="two evaluations share a name"):
         compare(("x", base), [("x", other)])
+    torn = _eval(tmp_path / "torn", [True], [True])
+    (torn / "eval_identity.json").write_text("{torn")
+    with pytest.raises(ReflectrlError, match=r"torn/eval_identity\.json cannot be read \(JSONDecodeError\)"):
+        compare(("base", base), [("torn", torn)])
     bad = _eval(tmp_path / "bad", [True], [True])
     (bad / "samples.jsonl").write_text('{"id": "p0", "first_try": 1, "second_try": true}\n')
     with pytest.raises(ReflectrlError, match=r"samples.jsonl:1: an episode needs an id and first_try/second_try"):
@@ -91,3 +95,10 @@ def test_cli_prints_the_table_and_writes_json(tmp_path):
     assert json.loads((tmp_path / "p.json").read_text())["minus_base"]["seed0"]["second_try"]["diff"] == 0.5
     clash = subprocess.run([sys.executable, "-c", code, "paired", str(base), str(base)], capture_output=True, text=True)
     assert clash.returncode == 1 and clash.stderr.strip().splitlines()[-1].startswith("error: two evaluations share")
+
+
+def test_labels_are_optional_and_a_folder_may_have_an_equals_sign(tmp_path):
+    lr = _eval(tmp_path / "lr=1e-5", [True], [True])
+    assert labelled(str(lr)) == (str(lr), lr)
+    assert labelled(f"seed0={lr}") == ("seed0", lr)
+    assert labelled(str(tmp_path / "a")) == (str(tmp_path / "a"), tmp_path / "a")
