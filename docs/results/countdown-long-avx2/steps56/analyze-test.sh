@@ -3,4 +3,4 @@
 R=/work/main/.venv/bin/reflectrl
 cd /work/exp/code-60d70bd && export PYTHONPATH=$PWD
 $R paired boost=/work/exp/s40/test-boost steps56=/work/exp/s40/test-trained --out /work/exp/s40/paired-test.json
-python3 /work/exp/s40/hollow.py /work/exp/s40/test-boost /work/exp/s40/test-trained
+/work/main/.venv/bin/python /work/exp/s40/hollow.py /work/exp/s40/test-boost /work/exp/s40/test-trained

@@ -1,8 +1,10 @@
 """Hollow-gain guard per evaluation: second try with and without retries after a reflection that already holds a
-verified answer; paired difference vs the boost on the non-hollow second try (bootstrap over problems)."""
+verified answer; paired difference vs the boost on the non-hollow second try (reflectrl.stats' bootstrap, McNemar)."""
+
 import json
-import random
 import sys
+
+from reflectrl.stats import mcnemar_exact, paired_diff_ci
 
 
 def load(folder):
@@ -19,16 +21,25 @@ base = load(base_dir)
 for run_dir in [base_dir, *runs]:
     run = load(run_dir)
     failed = [d for d in run.values() if not d["first_try"]]
-    m = [d.get("reflection_measures") or {} for d in failed]
-    print(run_dir, f"second try {sum(d['second_try'] for d in run.values())}/{len(run)}",
-          f"reflections with a whole equation {sum(x.get('leak', False) for x in m)}/{len(failed)}",
-          f"of which verify {sum(x.get('leak_verifies', False) for x in m)}",
-          f"right retries after a verified one {sum(d['second_try'] and (d.get('reflection_measures') or {}).get('leak_verifies', False) for d in failed)}",
-          f"non-hollow second try {sum(solid(d) for d in run.values())}/{len(run)}")
+    measures = [d.get("reflection_measures") or {} for d in failed]
+    equations = sum(x.get("leak", False) for x in measures)
+    verified = sum(x.get("leak_verifies", False) for x in measures)
+    after_verified = sum(
+        d["second_try"] and x.get("leak_verifies", False) for d, x in zip(failed, measures, strict=True)
+    )
+    print(
+        run_dir,
+        f"second try {sum(d['second_try'] for d in run.values())}/{len(run)}",
+        f"reflections with a whole equation {equations}/{len(failed)}",
+        f"of which verify {verified}",
+        f"right retries after a verified one {after_verified}",
+        f"non-hollow second try {sum(solid(d) for d in run.values())}/{len(run)}",
+    )
     if run_dir != base_dir:
         ids = sorted(set(base) & set(run))
-        diff = [solid(run[i]) - solid(base[i]) for i in ids]
-        rng = random.Random(0)
-        boot = sorted(sum(rng.choice(diff) for _ in ids) / len(ids) for _ in range(4000))
-        print(f"  non-hollow second try minus boost: {100 * sum(diff) / len(ids):+.1f} pts "
-              f"[{100 * boot[100]:+.1f}, {100 * boot[3899]:+.1f}] (bootstrap 95%, {len(ids)} problems)")
+        a, b = [solid(base[i]) for i in ids], [solid(run[i]) for i in ids]
+        mean, low, high = paired_diff_ci(a, b)
+        print(
+            f"  non-hollow second try minus boost: {100 * mean:+.1f} pts [{100 * low:+.1f}, {100 * high:+.1f}] "
+            f"(paired bootstrap 95%), McNemar p={mcnemar_exact(a, b):.2f}, {len(ids)} problems"
+        )
