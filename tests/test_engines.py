@@ -294,6 +294,32 @@ def test_score_is_the_log_prob_the_sampler_gave_each_continuation(lively):
         engine.score(prompts[0], [[1]], 0.0)
 
 
+def test_score_continues_the_stored_conversation_and_sums_the_ends(lively):
+    """A retry context continues a reflection the engine just sampled: score takes that KV from the prefix store and
+    gives what it gives from scratch. ``then`` adds log P(one of those ids comes next), as scoring the continuation
+    once per end id and summing the probabilities would, and as the naive engine (no prefix store) gives."""
+    model, tok, prompts, eos = lively
+    model = copy.deepcopy(model).float()
+    warm, cold = HFEngine(model, tok, batch_size=4), HFEngine(model, tok, batch_size=4, prefix_cache_gb=0)
+    naive = HFEngine(model, tok, mode="naive")
+    for e in (warm, cold, naive):
+        e.eos_ids = e.eos_ids | eos
+    first = warm.generate(prompts, 1, Sampling(max_new_tokens=12, temperature=0.7), seed=3)
+    follow = [
+        p + s[0].token_ids + turn_glue(tok, "Try again.", s[0].token_ids[-1] if s[0].finished else None)
+        for p, s in zip(prompts, first, strict=True)
+    ]
+    continuations, ends = [[5, 6, 7], [8], [9, 10, 11, 12]], sorted(warm.eos_ids)
+    for ctx in follow:
+        each = cold.score(ctx, [c + [e] for c in continuations for e in ends], 0.7)
+        want = [torch.tensor(each[i * len(ends) : (i + 1) * len(ends)]).logsumexp(0).item() for i in range(3)]
+        assert warm.score(ctx, continuations, 0.7, ends) == pytest.approx(want, abs=1e-4)
+        assert naive.score(ctx, continuations, 0.7, ends) == pytest.approx(want, abs=1e-4)
+        assert cold.score(ctx, continuations, 0.7) == pytest.approx(cold.score(ctx, continuations, 0.7, []), abs=0)
+    assert warm.stats["scored_cached_tokens"] >= sum(len(p) for p in prompts)  # every retry context hit its turn
+    assert cold.stats["scored_cached_tokens"] == 0
+
+
 def test_an_engine_that_cannot_score_says_which_can():
     from reflectrl.rollout.engine import Engine
 

@@ -33,13 +33,13 @@ class _ScoringEngine(ScriptedEngine):
     def __init__(self, tokenizer):
         super().__init__(tokenizer, lambda last_user, text, k: "good plan" if k % 2 == 0 else "bad plan")
         self.scored: list[str] = []
-        self.eos_ids = {tokenizer.eos_token_id, 0}  # two ways to end a turn: each answer is scored with each
+        self.eos_ids = {tokenizer.eos_token_id, 0}  # two ways to end a turn: each answer can end with either
 
-    def score(self, prompt, continuations, temperature):
+    def score(self, prompt, continuations, temperature, then=()):
         text = self.tokenizer.decode(prompt)
         self.scored.append(text)
         p = P_GOOD if "good plan" in text else P_BAD if "bad plan" in text else P_FRESH
-        return [math.log(p)] * len(continuations)
+        return [math.log(p * max(1, len(then)))] * len(continuations)  # each (answer, end) has probability p
 
 
 def _run(tmp_path, tok, *sets, failures=None, engine=None):
@@ -128,9 +128,9 @@ class _RecordingEngine(_ScoringEngine):
         self.sampled.append((n, sampling.temperature))
         return super().generate(prompts, n, sampling, seed, on_progress)
 
-    def score(self, prompt, continuations, temperature):
+    def score(self, prompt, continuations, temperature, then=()):
         self.scored_at.append(temperature)
-        return super().score(prompt, continuations, temperature)
+        return super().score(prompt, continuations, temperature, then)
 
 
 @pytest.mark.parametrize(("setting", "sampled"), [(None, (4, 0.7)), (0.3, (4, 0.3)), (0, (1, 0))])

@@ -128,11 +128,12 @@ class _ScoringEngine(ScriptedEngine):
     def __init__(self, tokenizer, script):
         super().__init__(tokenizer, script)
         self.scored = []
-        self.eos_ids = {tokenizer.eos_token_id, 0}  # two ways to end a turn: each answer is scored with each
+        self.eos_ids = {tokenizer.eos_token_id, 0}  # two ways to end a turn: each answer can end with either
 
-    def score(self, prompt, continuations, temperature):
-        self.scored.append((continuations, temperature))
-        return [math.log(0.1 if "good plan" in self.tokenizer.decode(prompt) else 0.01)] * len(continuations)
+    def score(self, prompt, continuations, temperature, then=()):
+        self.scored.append((continuations, temperature, then))
+        p = 0.1 if "good plan" in self.tokenizer.decode(prompt) else 0.01  # each (answer, end) has probability p
+        return [math.log(p * max(1, len(then)))] * len(continuations)
 
 
 def test_expected_retry_reward_is_the_probability_of_a_reference_answer(tiny_model_dir):
@@ -151,12 +152,9 @@ def test_expected_retry_reward_is_the_probability_of_a_reference_answer(tiny_mod
         assert group.rewards == pytest.approx([min(1.0, 0.1 * n), 0.01 * n] * 2)
         assert [i["retry_success"] for i in group.info] == [0.0] * 4
         assert [i["expected_success"] for i in group.info] == group.rewards
-    answers, temperature = engine.scored[0]
-    ends = sorted(engine.eos_ids)
-    want = [
-        tok(a, add_special_tokens=False)["input_ids"] + [e] for a in task.reference_answers(examples[0]) for e in ends
-    ]
-    assert temperature == 0.7 and answers == want
+    answers, temperature, then = engine.scored[0]
+    want = [tok(a, add_special_tokens=False)["input_ids"] for a in task.reference_answers(examples[0])]
+    assert temperature == 0.7 and answers == want and list(then) == sorted(engine.eos_ids)
     task.reference_answers = lambda example: []
     with pytest.raises(ReflectrlError, match="needs the task's reference answers: 'countdown' lists none"):
         rollout.sample(engine, failures_of(task, examples), seed=0)

@@ -7,7 +7,7 @@ model sampled (re-tokenizing text can drift) and training sees the same ids the 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reflectrl.config import Sampling  # defined with the settings it is built from; re-exported here
@@ -43,8 +43,11 @@ class Engine(ABC):
     ) -> list[list[Sample]]:
         """``n`` samples for each prompt, in prompt order. Deterministic for a seed and batch layout."""
 
-    def score(self, prompt: list[int], continuations: list[list[int]], temperature: float) -> list[float]:
-        """log P(continuation | prompt) for each continuation, with the sampler's softmax(logits / temperature)."""
+    def score(
+        self, prompt: list[int], continuations: list[list[int]], temperature: float, then: Sequence[int] = ()
+    ) -> list[float]:
+        """log P(continuation | prompt) for each continuation, with the sampler's softmax(logits / temperature);
+        with ``then``, times the probability that one of those ids comes next (e.g. any end-of-turn id)."""
         raise ReflectrlError(f"the {type(self).__name__} cannot score continuations: use engine.name=hf")
 
     def sync_weights(self, model: object) -> None:  # noqa: B027 - optional for engines that own a copy

@@ -74,8 +74,8 @@ def reference_probability(
             f"{example.get('id')!r}"
         )
     tokens = [engine.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
-    ids = [answer + [end] for answer in tokens for end in sorted(engine.eos_ids)]
-    return [min(1.0, sum(math.exp(lp) for lp in engine.score(ctx, ids, temperature))) for ctx in contexts]
+    ends = sorted(engine.eos_ids)
+    return [min(1.0, sum(math.exp(lp) for lp in engine.score(ctx, tokens, temperature, ends))) for ctx in contexts]
 
 
 def run_episodes(

@@ -22,7 +22,7 @@ import contextlib
 import copy
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,6 +70,7 @@ class HFEngine(Engine):
             "cached_tokens": 0,
             "decode_s": 0.0,
             "decode_steps": 0,
+            "scored_cached_tokens": 0,  # prompt tokens ``score`` took from the prefix store
         }
         self.prefix_store = PrefixStore(int(prefix_cache_gb * 2**30))
 
@@ -95,28 +96,58 @@ class HFEngine(Engine):
             self.model.train(was_training)
 
     def score(
-        self, prompt: list[int], continuations: list[list[int]], temperature: float, chunk: int = 32
+        self,
+        prompt: list[int],
+        continuations: list[list[int]],
+        temperature: float,
+        then: Sequence[int] = (),
+        chunk: int = 32,
     ) -> list[float]:
-        """The prompt runs once; its KV is copied for the continuations, ``chunk`` at a time (bounding the logits'
-        memory: a 4-number Countdown problem can have ~100 solutions)."""
+        """The prompt runs once, from the prefix store's KV of the conversation so far when it holds it (a retry
+        context continues the reflection just sampled, so only the retry turn's glue is computed); its KV is
+        copied for the continuations, ``chunk`` at a time (bounding the logits' memory: a 4-number Countdown
+        problem can have ~100 solutions)."""
         if temperature <= 0:
             raise ValueError("score needs a temperature > 0: greedy decoding has no probabilities to score")
-        device = next(self.model.parameters()).device
+        if not continuations:
+            return []
         was_training = self.model.training
         self.model.eval()
+        fast = gqa_attention(self.model) if self.mode == "fast" else contextlib.nullcontext()
         try:
-            with torch.inference_mode():
-                head = self.model(torch.tensor([prompt], device=device), use_cache=True, logits_to_keep=1)
+            with torch.inference_mode(), fast:
+                head = self._prompt_forward(prompt)
                 scores: list[float] = []
                 for start in range(0, len(continuations), chunk):
                     cache = copy.deepcopy(head.past_key_values)
                     part = continuations[start : start + chunk]
-                    scores += self._score_after(head.logits[:, -1], cache, part, len(prompt), temperature)
+                    scores += self._score_after(head.logits[:, -1], cache, part, len(prompt), temperature, then)
         finally:
             self.model.train(was_training)
         return scores
 
-    def _score_after(self, last_logits, cache, continuations, prompt_len: int, temperature: float) -> list[float]:
+    def _prompt_forward(self, prompt: list[int]) -> Any:
+        """The model's output on ``prompt`` (last logits and KV), continuing a stored prefix when there is one."""
+        device = next(self.model.parameters()).device
+        m, kv = 0, None
+        if self.mode == "fast":
+            self.prefix_store.check_weights(self.model)
+            m, kv = self.prefix_store.lookup(prompt)
+        cache = DynamicCache(config=self.model.config)
+        if kv is not None:
+            load_prefixes(cache, [(m, kv)], device)
+            self.stats["scored_cached_tokens"] += m
+        return self.model(
+            torch.tensor([prompt[m:]], device=device),
+            position_ids=torch.arange(m, len(prompt), device=device)[None],
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+
+    def _score_after(
+        self, last_logits, cache, continuations, prompt_len: int, temperature: float, then: Sequence[int]
+    ) -> list[float]:
         """Right-padded continuations after the prompt's cache: a pad after a continuation cannot change its own
         tokens' log-probs in a causal model."""
         n, longest = len(continuations), max(map(len, continuations))
@@ -128,9 +159,12 @@ class HFEngine(Engine):
         cache.batch_repeat_interleave(n)
         seen = torch.cat([torch.ones((n, prompt_len), dtype=torch.long, device=ids.device), mask], 1)
         rest = self.model(ids, attention_mask=seen, past_key_values=cache, use_cache=False).logits
-        logits = torch.cat([last_logits[:, None].expand(n, 1, -1), rest[:, :-1]], 1).float() / temperature
-        picked = logits.log_softmax(-1).gather(-1, ids[..., None])[..., 0]
-        return (picked * mask).sum(1).tolist()
+        logp = (torch.cat([last_logits[:, None].expand(n, 1, -1), rest], 1).float() / temperature).log_softmax(-1)
+        total = (logp[:, :-1].gather(-1, ids[..., None])[..., 0] * mask).sum(1)
+        if then:  # the next token after each continuation is one of ``then``: one forward, not one per end
+            after = logp[torch.arange(n, device=ids.device), mask.sum(1)]
+            total = total + after[:, list(then)].logsumexp(-1)
+        return total.tolist()
 
     # -- naive: model.generate ------------------------------------------------------------------
 
