@@ -28,6 +28,12 @@
 # TRL's trainers a datasets.Dataset (Dataset.from_list in train/boost.py and train/rl.py), and trl itself
 # requires datasets and pyarrow. reflectrl is written against transformers 5.x: if the image has 4.x, bring
 # transformers==5.19.0 (and its huggingface-hub, tokenizers) too; the check prints every version first.
+# huggingface-hub 2.x imports httpx2, httpcore2 and truststore, which images with hub 1.x lack.
+#
+# What ran on an NVIDIA H200 (2026-12-04; image: Python 3.12, torch 2.11.0+cu130, transformers 5.17.0, hub 1.x):
+# the list above without pyarrow, pandas and the rich/markdown/pygments family (the image has them), plus
+# transformers==5.19.0 huggingface-hub==2.4.0 tokenizers==0.23.3 httpx2==2.16.2 httpcore2==2.16.2 hf-xet==1.8.0
+# truststore==0.10.5: 18 wheels, 26 MB (docs/results/gpu-check-h200/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -303,6 +303,72 @@ def evaluate_r3():
 
 stage("evaluate the R3 model with the HF engine", evaluate_r3)
 
+
+# ----------------------------------------------------------------------------- the HF engine's own loop
+def hf_engine_on_device():
+    """The fast loop (slots, prefix store) against model.generate, and score (expected retry reward) from the prefix
+    store against from scratch, on the device: tests/test_engines.py's checks, which the CPU suite runs. float64
+    weights large enough that greedy output depends on the context, so batching cannot flip an argmax."""
+    from reflectrl.rollout.chat import encode_chat, turn_glue
+    from reflectrl.rollout.engine import Sampling
+    from reflectrl.rollout.hf import HFEngine
+
+    model, tok = load_model(model_dir, dtype="fp32", device=args.device)
+    model = model.double()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" not in name:
+                p.normal_(0, 0.3)
+    texts = ("a", "longer prompt here 1 2 3 4 5 6 7 8 9", "b c", "the numbers 1 2 3", "x", "7 8 9 ( ) and a")
+    prompts = [encode_chat(tok, [{"role": "user", "content": t}]) for t in texts]
+    greedy = Sampling(max_new_tokens=16, temperature=0)
+    naive = HFEngine(model, tok, batch_size=1, mode="naive")
+    out = naive.generate(prompts, 1, greedy)
+    # Extra end tokens the model does emit, so rows finish at different lengths (slots get refilled).
+    naive.eos_ids |= {out[0][0].token_ids[5], out[1][0].token_ids[9], out[3][0].token_ids[2]}
+    ids = [[s.token_ids for s in samples] for samples in naive.generate(prompts, 1, greedy)]
+    for batch_size in (2, 32):
+        fast = HFEngine(model, tok, batch_size=batch_size)
+        fast.eos_ids = set(naive.eos_ids)
+        out = fast.generate(prompts, 3, greedy)
+        same = all([s.token_ids for s in o] == [r[0]] * 3 for o, r in zip(out, ids, strict=True))
+        check(
+            f"hf engine: fast greedy == model.generate (batch {batch_size})",
+            fast.mode == "fast" and same,
+            f"{fast.mode} mode, lengths {sorted({len(r[0]) for r in ids})}",
+        )
+
+    model = model.float()
+    warm, cold = HFEngine(model, tok, batch_size=4), HFEngine(model, tok, batch_size=4, prefix_cache_gb=0)
+    warm.eos_ids, cold.eos_ids = set(naive.eos_ids), set(naive.eos_ids)
+    hot = Sampling(max_new_tokens=12, temperature=0.7)
+    first = warm.generate(prompts, 1, hot, seed=3)
+    gap = max(
+        abs(warm.score(p, [s[0].token_ids], 0.7)[0] - sum(s[0].logprobs)) for p, s in zip(prompts, first, strict=True)
+    )
+    check("hf engine: score == the sampler's log-prob", gap < 1e-3, f"largest gap {gap:.2e}")
+    follow = [
+        p + s[0].token_ids + turn_glue(tok, "Try again.", s[0].token_ids[-1] if s[0].finished else None)
+        for p, s in zip(prompts, first, strict=True)
+    ]
+    continuations, ends = [[5, 6, 7], [8], [9, 10, 11, 12]], sorted(warm.eos_ids)
+    worst = 0.0
+    for ctx in follow:
+        each = cold.score(ctx, [c + [e] for c in continuations for e in ends], 0.7)
+        want = torch.tensor(each).view(3, len(ends)).logsumexp(1)
+        got = torch.tensor(warm.score(ctx, continuations, 0.7, ends))
+        worst = max(worst, (got - want).abs().max().item())
+    hits = warm.stats["scored_cached_tokens"]
+    check(
+        "hf engine: score from the prefix store == from scratch",
+        worst < 1e-3 and hits > 0,
+        f"largest gap {worst:.2e}, {hits} prompt tokens from the store",
+    )
+
+
+stage("the HF engine's fast loop and scoring on the device", hf_engine_on_device)
+
 # ----------------------------------------------------------------------------- summary
 if device.type == "cuda":
     print(f"\npeak GPU memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB")
