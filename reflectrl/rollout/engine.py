@@ -47,7 +47,7 @@ class Engine(ABC):
         self, prompt: list[int], continuations: list[list[int]], temperature: float, then: Sequence[int] = ()
     ) -> list[float]:
         """log P(continuation | prompt) for each continuation, with the sampler's softmax(logits / temperature);
-        with ``then``, times the probability that one of those ids comes next (e.g. any end-of-turn id)."""
+        with ``then``, log P(the continuation, then any one of those ids), e.g. of ending the turn there."""
         raise ReflectrlError(f"the {type(self).__name__} cannot score continuations: use engine.name=hf")
 
     def sync_weights(self, model: object) -> None:  # noqa: B027 - optional for engines that own a copy
