@@ -154,7 +154,7 @@ check("auto resolves as documented", resolved == expected, f"auto -> {resolved} 
 # ----------------------------------------------------------------------------- tiny random chat model
 # tests/tiny.py: the test suite's tiny model and scripted engine (plain Python, no pytest needed).
 sys.path.insert(0, str(ROOT / "tests"))
-from tiny import ComputeDtypes, ScriptedEngine, boost_overrides, build_tiny_model, failures_of  # noqa: E402
+from tiny import ComputeDtypes, ScriptedEngine, boost_overrides, build_tiny_model, failures_of, lively  # noqa: E402
 
 model_dir = build_tiny_model(work / "tiny-model")
 task = get_task("countdown", train_size=40, test_size=8)
@@ -309,24 +309,15 @@ def hf_engine_on_device():
     """The fast loop (slots, prefix store) against model.generate, and score (expected retry reward) from the prefix
     store against from scratch, on the device: tests/test_engines.py's checks, which the CPU suite runs. float64
     weights large enough that greedy output depends on the context, so batching cannot flip an argmax."""
-    from reflectrl.rollout.chat import encode_chat, turn_glue
+    from reflectrl.rollout.chat import turn_glue
     from reflectrl.rollout.engine import Sampling
     from reflectrl.rollout.hf import HFEngine
 
     model, tok = load_model(model_dir, dtype="fp32", device=args.device)
-    model = model.double()
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" not in name:
-                p.normal_(0, 0.3)
-    texts = ("a", "longer prompt here 1 2 3 4 5 6 7 8 9", "b c", "the numbers 1 2 3", "x", "7 8 9 ( ) and a")
-    prompts = [encode_chat(tok, [{"role": "user", "content": t}]) for t in texts]
+    model, prompts, eos = lively(model, tok)
     greedy = Sampling(max_new_tokens=16, temperature=0)
     naive = HFEngine(model, tok, batch_size=1, mode="naive")
-    out = naive.generate(prompts, 1, greedy)
-    # Extra end tokens the model does emit, so rows finish at different lengths (slots get refilled).
-    naive.eos_ids |= {out[0][0].token_ids[5], out[1][0].token_ids[9], out[3][0].token_ids[2]}
+    naive.eos_ids |= eos
     ids = [[s.token_ids for s in samples] for samples in naive.generate(prompts, 1, greedy)]
     for batch_size in (2, 32):
         fast = HFEngine(model, tok, batch_size=batch_size)

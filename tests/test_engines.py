@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from tiny import lively as make_lively
 
 from reflectrl.config import EngineConfig
 from reflectrl.errors import ReflectrlError
@@ -16,25 +17,13 @@ from reflectrl.rollout.engine import Sampling
 from reflectrl.rollout.hf import HFEngine
 
 GREEDY = Sampling(max_new_tokens=16, temperature=0)
-TEXTS = ("a", "longer prompt here 1 2 3 4 5 6 7 8 9", "b c", "the numbers 1 2 3", "x", "7 8 9 ( ) and a")
 
 
 @pytest.fixture(scope="module")
 def lively(tiny_lm):
-    """The tiny model with larger random weights: its greedy output depends on the context (the
-    default init repeats one token forever, which would make equality tests vacuous). float64, so
-    batch layout cannot flip an argmax through rounding."""
+    """tests/tiny.py's lively model: context-dependent greedy output, rows ending at different lengths."""
     model, tok = tiny_lm
-    model = copy.deepcopy(model).double()
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" not in name:
-                p.normal_(0, 0.3)
-    prompts = [encode_chat(tok, [{"role": "user", "content": t}]) for t in TEXTS]
-    # Extra end tokens the model does emit, so rows finish at different lengths (slots get refilled).
-    out = HFEngine(model, tok, mode="naive").generate(prompts, 1, GREEDY)
-    eos = {out[0][0].token_ids[5], out[1][0].token_ids[9], out[3][0].token_ids[2]}
+    model, prompts, eos = make_lively(model, tok)
     return model, tok, prompts, eos
 
 

@@ -62,6 +62,34 @@ def build_tiny_model(path: Path, seed: int = 0, hidden: int = 32, layers: int = 
     return path
 
 
+LIVELY_TEXTS = ("a", "longer prompt here 1 2 3 4 5 6 7 8 9", "b c", "the numbers 1 2 3", "x", "7 8 9 ( ) and a")
+
+
+def lively(model, tokenizer):
+    """A float64 copy of the tiny model with larger random weights, whose greedy output depends on the context (the
+    default init repeats one token forever, which would make equality tests vacuous; float64, so batch layout
+    cannot flip an argmax through rounding); chat prompts; and end ids the model does emit, so rows finish at
+    different lengths. Returns (model, prompts, extra end ids)."""
+    import copy
+
+    import torch
+
+    from reflectrl.rollout.chat import encode_chat
+    from reflectrl.rollout.engine import Sampling
+    from reflectrl.rollout.hf import HFEngine
+
+    model = copy.deepcopy(model).double()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" not in name:
+                p.normal_(0, 0.3)
+    prompts = [encode_chat(tokenizer, [{"role": "user", "content": t}]) for t in LIVELY_TEXTS]
+    out = HFEngine(model, tokenizer, mode="naive").generate(prompts, 1, Sampling(max_new_tokens=16, temperature=0))
+    eos = {out[0][0].token_ids[5], out[1][0].token_ids[9], out[3][0].token_ids[2]}
+    return model, prompts, eos
+
+
 def boost_overrides(precision: str, lr: float = 1e-5) -> list[str]:
     """A few constant-lr AdamW steps of 4 answer rows each: the boost the precision checks compare."""
     return [
