@@ -14,6 +14,7 @@ from reflectrl.errors import ReflectrlError
 from reflectrl.rollout import check_engine, make_engine
 from reflectrl.rollout.chat import encode_chat, turn_glue
 from reflectrl.rollout.engine import Sampling
+from reflectrl.rollout.gqa_attention import GQA_SDPA, gqa_attention
 from reflectrl.rollout.hf import HFEngine
 
 GREEDY = Sampling(max_new_tokens=16, temperature=0)
@@ -149,6 +150,16 @@ def test_unsupported_cache_falls_back_to_generate(tiny_model_dir):
 def test_gqa_attention_is_only_swapped_during_generation(lively):
     model, tok, prompts, _ = lively
     HFEngine(model, tok).generate(prompts[:2], 1, GREEDY)
+    assert model.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize(("device", "inside"), [("cpu", GQA_SDPA), ("cuda", "sdpa")])
+def test_gqa_attention_swaps_on_cpu_only(device, inside):
+    """The hardware branch of gqa_attention (the fast loop and score enter it), forced either way on any machine:
+    CUDA SDPA kernels do not take a mask with enable_gqa, so there the attention stays transformers' SDPA."""
+    model = SimpleNamespace(config=SimpleNamespace(_attn_implementation="sdpa"), device=torch.device(device))
+    with gqa_attention(model):
+        assert model.config._attn_implementation == inside
     assert model.config._attn_implementation == "sdpa"
 
 
