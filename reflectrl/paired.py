@@ -6,6 +6,10 @@ mean: per problem the mean of the runs' outcomes, minus BASE's. That interval co
 training, so the runs' own differences and their spread are reported beside it (RESULTS §8j: two seeds of one
 config gained +5.4 and +0.8).
 
+The hollow-gain guard (issue 18) is a third row when the episodes carry ``reflection_measures`` (``reflectrl eval``
+writes them; evaluations from before they existed lack them): the second try without the retries whose reflection
+already held a right answer, since such a retry copies a guess rather than using a reflection.
+
 An evaluation is a folder written by ``reflectrl eval`` (or a run's ``eval-start`` / ``eval-trained``).
 """
 
@@ -23,6 +27,7 @@ from reflectrl.jsonl import read_jsonl
 from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate
 
 KEYS = ("first_try", "second_try")
+NON_HOLLOW = "non_hollow_second_try"
 
 
 def labelled(arg: str) -> tuple[str, Path]:
@@ -60,6 +65,14 @@ def _identity(folder: Path) -> dict[str, Any]:
     return flat
 
 
+def non_hollow(episode: dict[str, Any]) -> bool | None:
+    """Solved on the first try, or by a retry whose reflection held no right answer; None if that is unknown."""
+    if episode["first_try"] or not episode["second_try"]:
+        return episode["second_try"]
+    measures = episode.get("reflection_measures")
+    return None if measures is None else not measures.get("leak_verifies", False)
+
+
 def _diff(a: list[bool], b: list[bool]) -> dict[str, float]:
     d, low, high = paired_diff_ci(a, b)
     return {"diff": d, "ci_low": low, "ci_high": high, "p_mcnemar": mcnemar_exact(a, b)}
@@ -86,17 +99,25 @@ def compare(base: tuple[str, Path], runs: list[tuple[str, Path]]) -> dict[str, A
             warn(f"{name} was evaluated with other settings than {base[0]} ({', '.join(differs[:5])})")
 
     outcomes = {name: {key: [e[i][key] for i in ids] for key in KEYS} for name, e in episodes.items()}
+    guarded = {name: [non_hollow(e[i]) for i in ids] for name, e in episodes.items()}
+    unknown = [name for name, g in guarded.items() if None in g]
+    keys = KEYS if unknown else (*KEYS, NON_HOLLOW)
+    if not unknown:
+        for name, g in guarded.items():
+            outcomes[name][NON_HOLLOW] = g
     result: dict[str, Any] = {
         "n": len(ids),
         "base": base[0],
-        "rates": {name: {key: rate(o[key]).as_dict() for key in KEYS} for name, o in outcomes.items()},
+        "rates": {name: {key: rate(o[key]).as_dict() for key in keys} for name, o in outcomes.items()},
         "minus_base": {
-            name: {key: _diff(outcomes[base[0]][key], outcomes[name][key]) for key in KEYS} for name, _ in runs
+            name: {key: _diff(outcomes[base[0]][key], outcomes[name][key]) for key in keys} for name, _ in runs
         },
     }
+    if unknown:
+        result["non_hollow_unknown"] = unknown
     if len(runs) > 1:
         mean = {}
-        for key in KEYS:
+        for key in keys:
             per_problem = [statistics.fmean(outcomes[name][key][j] for name, _ in runs) for j in range(len(ids))]
             d, low, high = paired_diff_ci(outcomes[base[0]][key], per_problem)
             gains = [result["minus_base"][name][key]["diff"] for name, _ in runs]
@@ -110,12 +131,20 @@ def _pts(d: dict[str, float]) -> str:
 
 
 def format_result(r: dict[str, Any]) -> str:
-    lines = [f"{r['n']} problems in every evaluation", "", "| evaluation | first try | second try |", "|---|---|---|"]
+    keys = [key for key in (*KEYS, NON_HOLLOW) if key in next(iter(r["rates"].values()))]
+    header = ["first try", "second try", "second try, non-hollow"][: len(keys)]
+    lines = [f"{r['n']} problems in every evaluation", "", f"| evaluation | {' | '.join(header)} |"]
+    lines.append("|---" * (len(keys) + 1) + "|")
     for name, rates in r["rates"].items():
-        lines.append(f"| {name} | {Rate.from_dict(rates['first_try'])} | {Rate.from_dict(rates['second_try'])} |")
+        lines.append(f"| {name} | " + " | ".join(str(Rate.from_dict(rates[key])) for key in keys) + " |")
+    if unknown := r.get("non_hollow_unknown"):
+        lines.append(
+            f"(non-hollow second try not measured: {', '.join(unknown)} lack reflection_measures on right retries, "
+            "so were evaluated before reflections were measured)"
+        )
     lines.append("")
     for name, diffs in r["minus_base"].items():
-        for key in KEYS:
+        for key in keys:
             d = diffs[key]
             lines.append(f"{name} minus {r['base']}, {key}: {_pts(d)}, McNemar p={d['p_mcnemar']:.2f}")
     for key, d in r.get("mean_of_runs", {}).items():
@@ -124,4 +153,6 @@ def format_result(r: dict[str, Any]) -> str:
             f"mean of the {runs} runs minus {r['base']}, {key}: {_pts(d)} "
             f"(interval over problems; the runs' differences spread by sd {100 * d['runs_sd']:.1f} pts)"
         )
+    if NON_HOLLOW in keys:
+        lines.append(f"{NON_HOLLOW}: solved first, or by a retry whose reflection held no right answer")
     return "\n".join(lines)

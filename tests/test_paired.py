@@ -12,13 +12,18 @@ from reflectrl.paired import compare, format_result, labelled
 from reflectrl.stats import mcnemar_exact
 
 
-def _eval(folder, first, second, ids=None, temperature=0.9):
-    """An eval folder as `reflectrl eval` writes it: samples.jsonl and eval_identity.json."""
+def _eval(folder, first, second, ids=None, temperature=0.9, leaks=None):
+    """An eval folder as `reflectrl eval` writes it: samples.jsonl and eval_identity.json. ``leaks``: per episode
+    whether its reflection held a right answer (reflection_measures.leak_verifies), None for no measures."""
     folder.mkdir(parents=True)
     ids = ids or [f"p{i}" for i in range(len(first))]
+    leaks = leaks or [None] * len(first)
     with (folder / "samples.jsonl").open("w") as f:
-        for i, a, b in zip(ids, first, second, strict=True):
-            f.write(json.dumps({"id": i, "first_try": a, "second_try": b, "attempt": "..."}) + "\n")
+        for i, a, b, leak in zip(ids, first, second, leaks, strict=True):
+            episode = {"id": i, "first_try": a, "second_try": b, "attempt": "..."}
+            if leak is not None:
+                episode["reflection_measures"] = {"leak": leak, "leak_verifies": leak}
+            f.write(json.dumps(episode) + "\n")
     identity = {"model": str(folder), "task": {"name": "countdown"}, "episode": {"temperature": temperature}}
     (folder / "eval_identity.json").write_text(json.dumps(identity))
     return folder
@@ -52,6 +57,29 @@ def test_the_mean_of_runs_is_taken_per_problem_and_reports_their_spread(tmp_path
     text = format_result(r)
     assert "s0 minus base, second_try: +50.0 pts" in text
     assert "mean of the 2 runs minus base, second_try: +37.5 pts" in text
+
+
+def test_the_non_hollow_second_try_drops_retries_after_a_reflection_that_held_the_answer(tmp_path):
+    # p0: the base's retry is its own; the run's retry follows a reflection that already held a right answer.
+    base = _eval(tmp_path / "base", [False] * 4, [True, False, False, False], leaks=[False] * 4)
+    run = _eval(
+        tmp_path / "run", [False, False, True, False], [True, True, True, False], leaks=[True, False, None, False]
+    )
+    r = compare(("base", base), [("run", run)])
+    assert r["minus_base"]["run"]["second_try"]["diff"] == pytest.approx(0.5)
+    assert r["rates"]["run"]["non_hollow_second_try"]["k"] == 2  # p1's retry and p2's first try
+    assert r["minus_base"]["run"]["non_hollow_second_try"]["diff"] == pytest.approx(0.25)
+    text = format_result(r)
+    assert "| evaluation | first try | second try | second try, non-hollow |" in text
+    assert "run minus base, non_hollow_second_try: +25.0 pts" in text
+    two = compare(("base", base), [("run", run), ("again", run)])
+    assert two["mean_of_runs"]["non_hollow_second_try"]["diff"] == pytest.approx(0.25)
+
+    # A right retry without measures (an evaluation from before they existed): the row is left out, and said so.
+    old = _eval(tmp_path / "old", [False] * 4, [True, False, False, False])
+    r = compare(("base", base), [("old", old)])
+    assert "non_hollow_second_try" not in r["rates"]["base"] and r["non_hollow_unknown"] == ["old"]
+    assert "(non-hollow second try not measured: old lack reflection_measures" in format_result(r)
 
 
 def test_only_shared_problems_count_and_other_settings_are_named(tmp_path, capsys):
