@@ -47,6 +47,8 @@ def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
     for lineno, r in enumerate(read_jsonl(samples, input_file=True), 1):
         if "id" not in r or any(not isinstance(r.get(key), bool) for key in KEYS):
             raise ReflectrlError(f"{samples}:{lineno}: an episode needs an id and first_try/second_try as booleans")
+        if not isinstance(r.get("reflection_measures", {}), dict):
+            raise ReflectrlError(f"{samples}:{lineno}: reflection_measures must be an object")
         episodes[r["id"]] = r
     return episodes
 

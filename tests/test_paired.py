@@ -110,6 +110,10 @@ def test_bad_input_is_one_clear_error(tmp_path):
     (bad / "samples.jsonl").write_text('{"id": "p0", "first_try": 1, "second_try": true}\n')
     with pytest.raises(ReflectrlError, match=r"samples.jsonl:1: an episode needs an id and first_try/second_try"):
         compare(("base", base), [("bad", bad)])
+    episode = {"id": "p0", "first_try": False, "second_try": True, "reflection_measures": 1}
+    (bad / "samples.jsonl").write_text(json.dumps(episode) + "\n")
+    with pytest.raises(ReflectrlError, match=r"samples.jsonl:1: reflection_measures must be an object"):
+        compare(("base", base), [("bad", bad)])
 
 
 def test_cli_prints_the_table_and_writes_json(tmp_path):
