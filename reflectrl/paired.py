@@ -28,6 +28,7 @@ from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate
 
 KEYS = ("first_try", "second_try")
 NON_HOLLOW = "non_hollow_second_try"
+TITLES = {"first_try": "first try", "second_try": "second try", NON_HOLLOW: "second try, non-hollow"}
 
 
 def labelled(arg: str) -> tuple[str, Path]:
@@ -47,7 +48,7 @@ def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
     for lineno, r in enumerate(read_jsonl(samples, input_file=True), 1):
         if "id" not in r or any(not isinstance(r.get(key), bool) for key in KEYS):
             raise ReflectrlError(f"{samples}:{lineno}: an episode needs an id and first_try/second_try as booleans")
-        if not isinstance(r.get("reflection_measures", {}), dict):
+        if not isinstance(r.get("reflection_measures") or {}, dict):
             raise ReflectrlError(f"{samples}:{lineno}: reflection_measures must be an object")
         episodes[r["id"]] = r
     return episodes
@@ -100,13 +101,12 @@ def compare(base: tuple[str, Path], runs: list[tuple[str, Path]]) -> dict[str, A
         if differs := sorted(k for k in base_id.keys() | other.keys() if base_id.get(k) != other.get(k)):
             warn(f"{name} was evaluated with other settings than {base[0]} ({', '.join(differs[:5])})")
 
-    outcomes = {name: {key: [e[i][key] for i in ids] for key in KEYS} for name, e in episodes.items()}
-    guarded = {name: [non_hollow(e[i]) for i in ids] for name, e in episodes.items()}
-    unknown = [name for name, g in guarded.items() if None in g]
+    outcomes = {
+        name: {key: [e[i][key] for i in ids] for key in KEYS} | {NON_HOLLOW: [non_hollow(e[i]) for i in ids]}
+        for name, e in episodes.items()
+    }
+    unknown = [name for name, o in outcomes.items() if None in o[NON_HOLLOW]]
     keys = KEYS if unknown else (*KEYS, NON_HOLLOW)
-    if not unknown:
-        for name, g in guarded.items():
-            outcomes[name][NON_HOLLOW] = g
     result: dict[str, Any] = {
         "n": len(ids),
         "base": base[0],
@@ -133,9 +133,8 @@ def _pts(d: dict[str, float]) -> str:
 
 
 def format_result(r: dict[str, Any]) -> str:
-    keys = [key for key in (*KEYS, NON_HOLLOW) if key in next(iter(r["rates"].values()))]
-    header = ["first try", "second try", "second try, non-hollow"][: len(keys)]
-    lines = [f"{r['n']} problems in every evaluation", "", f"| evaluation | {' | '.join(header)} |"]
+    keys = list(next(iter(r["rates"].values())))
+    lines = [f"{r['n']} problems in every evaluation", "", f"| evaluation | {' | '.join(TITLES[k] for k in keys)} |"]
     lines.append("|---" * (len(keys) + 1) + "|")
     for name, rates in r["rates"].items():
         lines.append(f"| {name} | " + " | ".join(str(Rate.from_dict(rates[key])) for key in keys) + " |")

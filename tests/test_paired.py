@@ -80,6 +80,11 @@ def test_the_non_hollow_second_try_drops_retries_after_a_reflection_that_held_th
     r = compare(("base", base), [("old", old)])
     assert "non_hollow_second_try" not in r["rates"]["base"] and r["non_hollow_unknown"] == ["old"]
     assert "(non-hollow second try not measured: old lack reflection_measures" in format_result(r)
+    # An explicit null is as unknown as a missing key.
+    (old / "samples.jsonl").write_text(
+        json.dumps({"id": "p0", "first_try": False, "second_try": True, "reflection_measures": None}) + "\n"
+    )
+    assert compare(("base", base), [("old", old)])["non_hollow_unknown"] == ["old"]
 
 
 def test_only_shared_problems_count_and_other_settings_are_named(tmp_path, capsys):
