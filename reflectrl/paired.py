@@ -3,8 +3,8 @@
 Each RUN minus BASE over the problems both evaluated, for the first and the second try: the paired difference with
 a 95% bootstrap interval and the exact McNemar p. With several RUNs (training seeds of one setting) it adds their
 mean: per problem the mean of the runs' outcomes, minus BASE's. That interval covers the problems, not reruns of
-training, so the runs' own differences and their spread are reported beside it (RESULTS §8j: two seeds of one
-config gained +5.4 and +0.8).
+training, so a Student-t interval over the runs' own differences is reported beside it (RESULTS §8j: two seeds of
+one config gained +5.4 and +0.8); the seeds' mean is resolved from 0 only where both intervals say so.
 
 The hollow-gain guard (issue 18) is a third row when the episodes carry ``reflection_measures`` (``reflectrl eval``
 writes them; evaluations from before they existed lack them): the second try without the retries whose reflection
@@ -24,7 +24,7 @@ from reflectrl.config_file import flatten
 from reflectrl.console import warn
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import read_jsonl
-from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate
+from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate, t_interval
 
 KEYS = ("first_try", "second_try")
 NON_HOLLOW = "non_hollow_second_try"
@@ -123,7 +123,9 @@ def compare(base: tuple[str, Path], runs: list[tuple[str, Path]]) -> dict[str, A
             per_problem = [statistics.fmean(outcomes[name][key][j] for name, _ in runs) for j in range(len(ids))]
             d, low, high = paired_diff_ci(outcomes[base[0]][key], per_problem)
             gains = [result["minus_base"][name][key]["diff"] for name, _ in runs]
+            _, runs_low, runs_high = t_interval(gains)
             mean[key] = {"diff": d, "ci_low": low, "ci_high": high, "runs_sd": statistics.stdev(gains)}
+            mean[key] |= {"runs_ci_low": runs_low, "runs_ci_high": runs_high}
         result["mean_of_runs"] = mean
     return result
 
@@ -152,7 +154,8 @@ def format_result(r: dict[str, Any]) -> str:
         runs = len(r["minus_base"])
         lines.append(
             f"mean of the {runs} runs minus {r['base']}, {key}: {_pts(d)} "
-            f"(interval over problems; the runs' differences spread by sd {100 * d['runs_sd']:.1f} pts)"
+            f"(interval over problems; over the runs' own differences, sd {100 * d['runs_sd']:.1f} pts, "
+            f"t-interval [{100 * d['runs_ci_low']:+.1f}, {100 * d['runs_ci_high']:+.1f}])"
         )
     if NON_HOLLOW in keys:
         lines.append(f"{NON_HOLLOW}: solved first, or by a retry whose reflection held no right answer")

@@ -53,10 +53,14 @@ def test_the_mean_of_runs_is_taken_per_problem_and_reports_their_spread(tmp_path
     mean = r["mean_of_runs"]["second_try"]
     assert mean["diff"] == pytest.approx((0.5 + 0.25) / 2)
     assert mean["runs_sd"] == pytest.approx(0.1767767, abs=1e-6)  # sd of +0.50 and +0.25
+    # Two runs: t(0.975, 1 df) = 12.706, so the interval over runs is 0.375 +- 12.706 * 0.1768 / sqrt(2).
+    assert mean["runs_ci_low"] == pytest.approx(0.375 - 1.5883, abs=1e-3)
+    assert mean["runs_ci_high"] == pytest.approx(0.375 + 1.5883, abs=1e-3)
     assert r["mean_of_runs"]["first_try"]["diff"] == 0
     text = format_result(r)
     assert "s0 minus base, second_try: +50.0 pts" in text
     assert "mean of the 2 runs minus base, second_try: +37.5 pts" in text
+    assert "t-interval [-121.3, +196.3]" in text
 
 
 def test_the_non_hollow_second_try_drops_retries_after_a_reflection_that_held_the_answer(tmp_path):

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate, wilson
+from reflectrl.stats import Rate, mcnemar_exact, paired_diff_ci, rate, t_interval, wilson
 
 
 def test_wilson_interval_known_values():
@@ -63,3 +63,13 @@ def test_evaluation_reports_retry_minus_resample_paired_on_the_same_failures():
 def test_a_rate_read_back_from_a_summary_is_the_same_rate():
     r = wilson(3, 7)
     assert Rate.from_dict(json.loads(json.dumps(r.as_dict()))) == r
+
+
+def test_t_interval_uses_student_t_with_n_minus_1_degrees_of_freedom():
+    mean, low, high = t_interval([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2 df) = 4.3027
+    assert mean == 2.0
+    assert (low, high) == pytest.approx((2 - 4.3027 / 3**0.5, 2 + 4.3027 / 3**0.5), abs=1e-4)
+    five = t_interval([0.036, 0.008, -0.002, 0.036, 0.008])  # more seeds, same spread: narrower than 3
+    assert five[2] - five[1] < t_interval([0.036, 0.008, -0.002])[2] - t_interval([0.036, 0.008, -0.002])[1]
+    with pytest.raises(ValueError, match="at least two"):
+        t_interval([0.5])
