@@ -8,8 +8,6 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy.stats import t as student_t
-
 Z95 = 1.959963984540054
 
 
@@ -72,10 +70,12 @@ def paired_diff_ci(
 def t_interval(values: Sequence[float]) -> tuple[float, float, float]:
     """Mean of a few independent values (training seeds' gains) with a 95% Student-t interval: unlike a bootstrap,
     honest about how little 3 or 5 values say."""
+    from scipy.stats import t as student_t  # here, not at the top: importing scipy.stats costs about a second
+
     if len(values) < 2:
         raise ValueError("a t-interval needs at least two values")
     mean = statistics.fmean(values)
-    half = student_t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    half = float(student_t.ppf(0.975, len(values) - 1)) * statistics.stdev(values) / math.sqrt(len(values))
     return mean, mean - half, mean + half
 
 

@@ -69,7 +69,7 @@ def test_t_interval_uses_student_t_with_n_minus_1_degrees_of_freedom():
     mean, low, high = t_interval([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2 df) = 4.3027
     assert mean == 2.0
     assert (low, high) == pytest.approx((2 - 4.3027 / 3**0.5, 2 + 4.3027 / 3**0.5), abs=1e-4)
-    five = t_interval([0.036, 0.008, -0.002, 0.036, 0.008])  # more seeds, same spread: narrower than 3
-    assert five[2] - five[1] < t_interval([0.036, 0.008, -0.002])[2] - t_interval([0.036, 0.008, -0.002])[1]
+    assert t_interval([0.5, 0.5]) == (0.5, 0.5, 0.5)  # runs that agree exactly: no spread to widen it
+    assert all(type(x) is float for x in t_interval([0.1, 0.3]))  # plain floats, for JSON and formatting
     with pytest.raises(ValueError, match="at least two"):
         t_interval([0.5])
