@@ -124,8 +124,14 @@ def compare(base: tuple[str, Path], runs: list[tuple[str, Path]]) -> dict[str, A
             d, low, high = paired_diff_ci(outcomes[base[0]][key], per_problem)
             gains = [result["minus_base"][name][key]["diff"] for name, _ in runs]
             _, runs_low, runs_high = t_interval(gains)
-            mean[key] = {"diff": d, "ci_low": low, "ci_high": high}
-            mean[key] |= {"runs_sd": statistics.stdev(gains), "runs_ci_low": runs_low, "runs_ci_high": runs_high}
+            mean[key] = {
+                "diff": d,
+                "ci_low": low,
+                "ci_high": high,
+                "runs_sd": statistics.stdev(gains),
+                "runs_ci_low": runs_low,
+                "runs_ci_high": runs_high,
+            }
         result["mean_of_runs"] = mean
     return result
 
