@@ -2,6 +2,7 @@
 # The no-leak format reward at 56 steps on test: paired over the boost (per seed and the mean of seeds),
 # each seed against the plain 56-step model of the same training seed, the hollow-gain guard, retry vs fresh.
 R=/work/main/.venv/bin/reflectrl
+# hollow.py and hollow_mean.py are byte-identical to ../steps56/hollow.py and ../steps56-seed1/hollow_mean.py
 cd /work/exp/code-7a37a4d && export PYTHONPATH=$PWD:/work/exp/s44
 B=/work/exp/s40/test-boost; P0=/work/exp/s40/test-trained; P1=/work/exp/s41/test-seed1; P2=/work/exp/s42/test-seed2
 runs=""; for S in 0 1 2; do [ -f /work/exp/s44/test-seed$S/summary.json ] && runs="$runs nl$S=/work/exp/s44/test-seed$S"; done
