@@ -343,17 +343,19 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written
 def paired(
     evaluations: Annotated[
         list[str],
-        typer.Argument(help="BASE then RUN ...: folders written by `reflectrl eval`, each optionally LABEL=FOLDER."),
+        typer.Argument(
+            help="BASE then RUN ...: folders written by `reflectrl eval`, each optionally LABEL=FOLDER; BASE may be "
+            "one folder per run, comma-separated (LABEL=A,B,...: the same seeds of another setting)."
+        ),
     ],
     out: Annotated[Path | None, typer.Option("--out", help="Also write the numbers as JSON here.")] = None,
 ) -> None:
     """Runs minus a baseline on the problems all evaluated (paired CIs, McNemar); with several runs, their mean."""
     from reflectrl.console import out as stdout
     from reflectrl.jsonl import atomic_write_json
-    from reflectrl.paired import compare, format_result, labelled
+    from reflectrl.paired import base_group, compare, format_result, labelled
 
-    named = [labelled(s) for s in evaluations]
-    result = compare(named[0], named[1:])
+    result = compare(base_group(evaluations[0]), [labelled(s) for s in evaluations[1:]])
     stdout.print(format_result(result), highlight=False, soft_wrap=True)
     if out is not None:
         atomic_write_json(out, result)

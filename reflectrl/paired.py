@@ -6,6 +6,10 @@ mean: per problem the mean of the runs' outcomes, minus BASE's. That interval co
 training, so a Student-t interval over the runs' own differences is reported beside it (RESULTS §8j: two seeds of
 one config gained +5.4 and +0.8); the seeds' mean is resolved from 0 only where both intervals say so.
 
+BASE may also be one evaluation per run, in the runs' order (``plain=P0,P1 noleak0=N0 noleak1=N1``): the same
+training seeds of another setting. Each run is then paired with its own baseline, and the mean compares the two
+settings per problem, with the t-interval over the seed-by-seed differences (RESULTS §8r).
+
 The hollow-gain guard (issue 18) is a third row when the episodes carry ``reflection_measures`` (``reflectrl eval``
 writes them; evaluations from before they existed lack them): the second try without the retries whose reflection
 already held a right answer, since such a retry copies a guess rather than using a reflection.
@@ -36,6 +40,15 @@ def labelled(arg: str) -> tuple[str, Path]:
     is a folder."""
     label, sep, folder = arg.partition("=")
     return (label, Path(folder)) if sep and not Path(arg).exists() else (arg, Path(arg))
+
+
+def base_group(arg: str) -> tuple[str, list[Path]]:
+    """BASE: ``[LABEL=]FOLDER`` or ``[LABEL=]FOLDER,FOLDER,...`` (one per run); an existing folder whose name
+    holds "," is one folder."""
+    label, folder = labelled(arg)
+    if folder.exists() or "," not in str(folder):
+        return label, [folder]
+    return label, [Path(f) for f in str(folder).split(",")]
 
 
 def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
@@ -81,25 +94,43 @@ def _diff(a: list[bool], b: list[bool]) -> dict[str, float]:
     return {"diff": d, "ci_low": low, "ci_high": high, "p_mcnemar": mcnemar_exact(a, b)}
 
 
-def compare(base: tuple[str, Path], runs: list[tuple[str, Path]]) -> dict[str, Any]:
-    """Rates of every evaluation on the shared problems, each run minus the base, and (2+ runs) their mean."""
+def _mean(outcomes: dict[str, dict[str, list[Any]]], names: list[str], key: str) -> list[float]:
+    """Per problem, the mean outcome of several evaluations (training seeds)."""
+    return [statistics.fmean(x) for x in zip(*(outcomes[name][key] for name in names), strict=True)]
+
+
+def compare(base: tuple[str, list[Path]], runs: list[tuple[str, Path]]) -> dict[str, Any]:
+    """Rates of every evaluation on the shared problems, each run minus its base, and (2+ runs) their mean."""
     if not runs:
         raise ReflectrlError("give a baseline evaluation and at least one evaluation to compare with it")
-    named = [base, *runs]
+    label, base_folders = base
+    if len(base_folders) not in (1, len(runs)):
+        raise ReflectrlError(
+            f"{label} names {len(base_folders)} evaluations for {len(runs)} runs: give one baseline, or one per run"
+        )
+    bases = (
+        [(label, base_folders[0])]
+        if len(base_folders) == 1
+        else [(f"{label}[{k}]", folder) for k, folder in enumerate(base_folders)]
+    )
+    base_of = {name: bases[k][0] if len(bases) > 1 else label for k, (name, _) in enumerate(runs)}
+    named = [*bases, *runs]
     episodes = {name: load_eval(folder) for name, folder in named}
     if len(episodes) != len(named):
         raise ReflectrlError("two evaluations share a name: label them, e.g. seed0=FOLDER seed1=FOLDER")
     ids = sorted(set.intersection(*(set(e) for e in episodes.values())))
     if not ids:
-        raise ReflectrlError(f"{base[1]} and the others share no problem ids: they evaluated different problems")
+        raise ReflectrlError(
+            f"{base_folders[0]} and the others share no problem ids: they evaluated different problems"
+        )
     for name, e in episodes.items():
         if len(e) != len(ids):
             warn(f"{name}: {len(e) - len(ids)} of its {len(e)} problems are not in every evaluation; left out")
-    base_id = _identity(base[1])
+    folders = dict(named)
     for name, folder in runs:
-        other = _identity(folder)
-        if differs := sorted(k for k in base_id.keys() | other.keys() if base_id.get(k) != other.get(k)):
-            warn(f"{name} was evaluated with other settings than {base[0]} ({', '.join(differs[:5])})")
+        mine, theirs = _identity(folder), _identity(folders[base_of[name]])
+        if differs := sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)):
+            warn(f"{name} was evaluated with other settings than {base_of[name]} ({', '.join(differs[:5])})")
 
     outcomes = {
         name: {key: [e[i][key] for i in ids] for key in KEYS} | {NON_HOLLOW: [non_hollow(e[i]) for i in ids]}
@@ -109,19 +140,21 @@ def compare(base: tuple[str, Path], runs: list[tuple[str, Path]]) -> dict[str, A
     keys = KEYS if unknown else (*KEYS, NON_HOLLOW)
     result: dict[str, Any] = {
         "n": len(ids),
-        "base": base[0],
+        "base": label,
         "rates": {name: {key: rate(o[key]).as_dict() for key in keys} for name, o in outcomes.items()},
         "minus_base": {
-            name: {key: _diff(outcomes[base[0]][key], outcomes[name][key]) for key in keys} for name, _ in runs
+            name: {key: _diff(outcomes[base_of[name]][key], outcomes[name][key]) for key in keys} for name, _ in runs
         },
     }
+    if len(bases) > 1:
+        result["base_of"] = base_of
     if unknown:
         result["non_hollow_unknown"] = unknown
     if len(runs) > 1:
         mean = {}
+        base_names, run_names = [name for name, _ in bases], list(base_of)
         for key in keys:
-            per_problem = [statistics.fmean(outcomes[name][key][j] for name, _ in runs) for j in range(len(ids))]
-            d, low, high = paired_diff_ci(outcomes[base[0]][key], per_problem)
+            d, low, high = paired_diff_ci(_mean(outcomes, base_names, key), _mean(outcomes, run_names, key))
             gains = [result["minus_base"][name][key]["diff"] for name, _ in runs]
             _, runs_low, runs_high = t_interval(gains)
             mean[key] = {
@@ -155,7 +188,8 @@ def format_result(r: dict[str, Any]) -> str:
     for name, diffs in r["minus_base"].items():
         for key in keys:
             d = diffs[key]
-            lines.append(f"{name} minus {r['base']}, {key}: {_pts(d)}, McNemar p={d['p_mcnemar']:.2f}")
+            base = r.get("base_of", {}).get(name, r["base"])
+            lines.append(f"{name} minus {base}, {key}: {_pts(d)}, McNemar p={d['p_mcnemar']:.2f}")
     for key, d in r.get("mean_of_runs", {}).items():
         runs = len(r["minus_base"])
         lines.append(

@@ -1,5 +1,6 @@
 """`reflectrl paired`: evaluations compared on the problems they share, each run minus the baseline with a paired
-interval and McNemar's p, and the mean of several runs (training seeds) per problem."""
+interval and McNemar's p, and the mean of several runs (training seeds) per problem, against one baseline or
+against one baseline per run (the same seeds of another setting)."""
 
 import json
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from reflectrl.errors import ReflectrlError
-from reflectrl.paired import compare, format_result, labelled
+from reflectrl.paired import base_group, compare, format_result, labelled
 from reflectrl.stats import mcnemar_exact
 
 
@@ -33,7 +34,7 @@ def test_each_run_minus_the_base_is_paired_per_problem(tmp_path):
     base = _eval(tmp_path / "base", [False] * 10, [False] * 8 + [True] * 2)
     # Second try: 4 problems gained, 1 lost (p4 was right for the base) -> +3 of 10, discordant 4 vs 1.
     run = _eval(tmp_path / "run", [True] + [False] * 9, [True] * 4 + [False] * 4 + [False, True])
-    r = compare(("base", base), [("run", run)])
+    r = compare(("base", [base]), [("run", run)])
     assert r["n"] == 10
     assert r["rates"]["base"]["second_try"]["k"] == 2 and r["rates"]["run"]["second_try"]["k"] == 5
     second = r["minus_base"]["run"]["second_try"]
@@ -49,7 +50,7 @@ def test_the_mean_of_runs_is_taken_per_problem_and_reports_their_spread(tmp_path
     base = _eval(tmp_path / "base", [False] * 4, [False] * 4)
     s0 = _eval(tmp_path / "s0", [False] * 4, [True, True, False, False])
     s1 = _eval(tmp_path / "s1", [False] * 4, [True, False, False, False])
-    r = compare(("base", base), [("s0", s0), ("s1", s1)])
+    r = compare(("base", [base]), [("s0", s0), ("s1", s1)])
     mean = r["mean_of_runs"]["second_try"]
     assert mean["diff"] == pytest.approx((0.5 + 0.25) / 2)
     assert mean["runs_sd"] == pytest.approx(0.1767767, abs=1e-6)  # sd of +0.50 and +0.25
@@ -69,32 +70,61 @@ def test_the_non_hollow_second_try_drops_retries_after_a_reflection_that_held_th
     run = _eval(
         tmp_path / "run", [False, False, True, False], [True, True, True, False], leaks=[True, False, None, False]
     )
-    r = compare(("base", base), [("run", run)])
+    r = compare(("base", [base]), [("run", run)])
     assert r["minus_base"]["run"]["second_try"]["diff"] == pytest.approx(0.5)
     assert r["rates"]["run"]["non_hollow_second_try"]["k"] == 2  # p1's retry and p2's first try
     assert r["minus_base"]["run"]["non_hollow_second_try"]["diff"] == pytest.approx(0.25)
     text = format_result(r)
     assert "| evaluation | first try | second try | second try, non-hollow |" in text
     assert "run minus base, non_hollow_second_try: +25.0 pts" in text
-    two = compare(("base", base), [("run", run), ("again", run)])
+    two = compare(("base", [base]), [("run", run), ("again", run)])
     assert two["mean_of_runs"]["non_hollow_second_try"]["diff"] == pytest.approx(0.25)
 
     # A right retry without measures (an evaluation from before they existed): the row is left out, and said so.
     old = _eval(tmp_path / "old", [False] * 4, [True, False, False, False])
-    r = compare(("base", base), [("old", old)])
+    r = compare(("base", [base]), [("old", old)])
     assert "non_hollow_second_try" not in r["rates"]["base"] and r["non_hollow_unknown"] == ["old"]
     assert "(non-hollow second try not measured: old lack reflection_measures" in format_result(r)
     # An explicit null is as unknown as a missing key.
     (old / "samples.jsonl").write_text(
         json.dumps({"id": "p0", "first_try": False, "second_try": True, "reflection_measures": None}) + "\n"
     )
-    assert compare(("base", base), [("old", old)])["non_hollow_unknown"] == ["old"]
+    assert compare(("base", [base]), [("old", old)])["non_hollow_unknown"] == ["old"]
+
+
+def test_one_baseline_per_run_pairs_seed_by_seed_and_compares_the_settings_per_problem(tmp_path):
+    # Two seeds of setting "plain" and two of "new" on 4 problems (second try):
+    #   plain[0] 1100, plain[1] 1000; new0 1110 (+1/4 on plain[0]), new1 1101 (+2/4 on plain[1]).
+    plain0 = _eval(tmp_path / "plain0", [False] * 4, [True, True, False, False])
+    plain1 = _eval(tmp_path / "plain1", [False] * 4, [True, False, False, False])
+    new0 = _eval(tmp_path / "new0", [False] * 4, [True, True, True, False])
+    new1 = _eval(tmp_path / "new1", [True, False, False, False], [True, True, False, True])
+    r = compare(("plain", [plain0, plain1]), [("new0", new0), ("new1", new1)])
+    assert r["base_of"] == {"new0": "plain[0]", "new1": "plain[1]"}
+    assert set(r["rates"]) == {"plain[0]", "plain[1]", "new0", "new1"}
+    assert r["minus_base"]["new0"]["second_try"]["diff"] == pytest.approx(0.25)
+    assert r["minus_base"]["new1"]["second_try"]["diff"] == pytest.approx(0.5)
+    assert r["minus_base"]["new1"]["first_try"]["diff"] == pytest.approx(0.25)
+    mean = r["mean_of_runs"]["second_try"]
+    # Per problem (new0 + new1)/2 - (plain0 + plain1)/2 = 0, 0.5, 0.5, 0.5 -> mean 0.375; seeds +0.25, +0.5.
+    assert mean["diff"] == pytest.approx(0.375)
+    assert mean["runs_sd"] == pytest.approx(0.1767767, abs=1e-6)
+    text = format_result(r)
+    assert "new0 minus plain[0], second_try: +25.0 pts" in text
+    assert "new1 minus plain[1], first_try: +25.0 pts" in text
+    assert "mean of the 2 runs minus plain, second_try: +37.5 pts" in text
+
+    # Pairing is by position: swapping the baselines changes each run's difference.
+    swapped = compare(("plain", [plain1, plain0]), [("new0", new0), ("new1", new1)])
+    assert swapped["minus_base"]["new0"]["second_try"]["diff"] == pytest.approx(0.5)
+    with pytest.raises(ReflectrlError, match="plain names 2 evaluations for 3 runs: give one baseline, or one per run"):
+        compare(("plain", [plain0, plain1]), [("new0", new0), ("new1", new1), ("again", new0)])
 
 
 def test_only_shared_problems_count_and_other_settings_are_named(tmp_path, capsys):
     base = _eval(tmp_path / "base", [False, False, True], [False, False, True], ids=["a", "b", "c"])
     run = _eval(tmp_path / "run", [True, True], [True, True], ids=["a", "b"], temperature=0.7)
-    r = compare(("base", base), [("run", run)])
+    r = compare(("base", [base]), [("run", run)])
     assert r["n"] == 2 and r["minus_base"]["run"]["first_try"]["diff"] == pytest.approx(1.0)
     err = capsys.readouterr().err
     assert "base: 1 of its 3 problems are not in every evaluation" in err
@@ -105,24 +135,24 @@ def test_bad_input_is_one_clear_error(tmp_path):
     base = _eval(tmp_path / "base", [False], [True])
     (tmp_path / "run").mkdir()
     with pytest.raises(ReflectrlError, match=r"run: no samples\.jsonl, so not an evaluation folder; a run folder's"):
-        compare(("base", base), [("run", tmp_path / "run")])
+        compare(("base", [base]), [("run", tmp_path / "run")])
     other = _eval(tmp_path / "other", [True], [True], ids=["zz"])
     with pytest.raises(ReflectrlError, match="share no problem ids"):
-        compare(("base", base), [("other", other)])
+        compare(("base", [base]), [("other", other)])
     with pytest.raises(ReflectrlError, match="two evaluations share a name"):
-        compare(("x", base), [("x", other)])
+        compare(("x", [base]), [("x", other)])
     torn = _eval(tmp_path / "torn", [True], [True])
     (torn / "eval_identity.json").write_text("{torn")
     with pytest.raises(ReflectrlError, match=r"torn/eval_identity\.json cannot be read \(JSONDecodeError\)"):
-        compare(("base", base), [("torn", torn)])
+        compare(("base", [base]), [("torn", torn)])
     bad = _eval(tmp_path / "bad", [True], [True])
     (bad / "samples.jsonl").write_text('{"id": "p0", "first_try": 1, "second_try": true}\n')
     with pytest.raises(ReflectrlError, match=r"samples.jsonl:1: an episode needs an id and first_try/second_try"):
-        compare(("base", base), [("bad", bad)])
+        compare(("base", [base]), [("bad", bad)])
     episode = {"id": "p0", "first_try": False, "second_try": True, "reflection_measures": 1}
     (bad / "samples.jsonl").write_text(json.dumps(episode) + "\n")
     with pytest.raises(ReflectrlError, match=r"samples.jsonl:1: reflection_measures must be an object"):
-        compare(("base", base), [("bad", bad)])
+        compare(("base", [base]), [("bad", bad)])
 
 
 def test_cli_prints_the_table_and_writes_json(tmp_path):
@@ -134,6 +164,11 @@ def test_cli_prints_the_table_and_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "seed0 minus boost, second_try: +50.0 pts" in result.stdout
     assert json.loads((tmp_path / "p.json").read_text())["minus_base"]["seed0"]["second_try"]["diff"] == 0.5
+    per_seed = ["paired", f"plain={base},{run}", f"new0={run}", f"new1={base}"]
+    result = subprocess.run([sys.executable, "-c", code, *per_seed], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "new0 minus plain[0], second_try: +50.0 pts" in result.stdout
+    assert "new1 minus plain[1], second_try: -50.0 pts" in result.stdout
     clash = subprocess.run([sys.executable, "-c", code, "paired", str(base), str(base)], capture_output=True, text=True)
     assert clash.returncode == 1 and clash.stderr.strip().splitlines()[-1].startswith("error: two evaluations share")
 
@@ -143,3 +178,7 @@ def test_labels_are_optional_and_a_folder_may_have_an_equals_sign(tmp_path):
     assert labelled(str(lr)) == (str(lr), lr)
     assert labelled(f"seed0={lr}") == ("seed0", lr)
     assert labelled(str(tmp_path / "a")) == (str(tmp_path / "a"), tmp_path / "a")
+    assert base_group(f"plain={lr},{tmp_path / 'b'}") == ("plain", [lr, tmp_path / "b"])
+    assert base_group(str(lr)) == (str(lr), [lr])
+    comma = _eval(tmp_path / "a,b", [True], [True])
+    assert base_group(f"x={comma}") == ("x", [comma])  # an existing folder with "," in its name is one folder
