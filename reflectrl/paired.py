@@ -44,11 +44,16 @@ def labelled(arg: str) -> tuple[str, Path]:
 
 def base_group(arg: str) -> tuple[str, list[Path]]:
     """BASE: ``[LABEL=]FOLDER`` or ``[LABEL=]FOLDER,FOLDER,...`` (one per run); an existing folder whose name
-    holds "," is one folder."""
+    holds "," is one folder, and so is each part of an unlabelled list whose parts all exist."""
+    parts = arg.split(",")
+    if len(parts) > 1 and all(Path(p).is_dir() for p in parts):
+        return arg, [Path(p) for p in parts]
     label, folder = labelled(arg)
     if folder.exists() or "," not in str(folder):
         return label, [folder]
-    return label, [Path(f) for f in str(folder).split(",")]
+    if "" in (folders := str(folder).split(",")):
+        raise ReflectrlError(f"{arg}: an empty folder name between commas")
+    return label, [Path(f) for f in folders]
 
 
 def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
@@ -57,12 +62,16 @@ def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
     if not samples.is_file():
         hint = f"; a run folder's evaluations are {folder}/eval-start and eval-trained" if folder.is_dir() else ""
         raise ReflectrlError(f"{folder}: no samples.jsonl, so not an evaluation folder{hint}")
+    if not (folder / "summary.json").is_file():
+        warn(f"{folder}: no summary.json, so the evaluation is still running or was cut short; comparing its episodes")
     episodes = {}
     for lineno, r in enumerate(read_jsonl(samples, input_file=True), 1):
-        if "id" not in r or any(not isinstance(r.get(key), bool) for key in KEYS):
+        if not isinstance(r, dict) or "id" not in r or any(not isinstance(r.get(key), bool) for key in KEYS):
             raise ReflectrlError(f"{samples}:{lineno}: an episode needs an id and first_try/second_try as booleans")
         if not isinstance(r.get("reflection_measures") or {}, dict):
             raise ReflectrlError(f"{samples}:{lineno}: reflection_measures must be an object")
+        if r["id"] in episodes:
+            raise ReflectrlError(f"{samples}:{lineno}: problem {r['id']!r} appears a second time")
         episodes[r["id"]] = r
     return episodes
 
@@ -126,11 +135,11 @@ def compare(base: tuple[str, list[Path]], runs: list[tuple[str, Path]]) -> dict[
     for name, e in episodes.items():
         if len(e) != len(ids):
             warn(f"{name}: {len(e) - len(ids)} of its {len(e)} problems are not in every evaluation; left out")
-    folders = dict(named)
-    for name, folder in runs:
-        mine, theirs = _identity(folder), _identity(folders[base_of[name]])
-        if differs := sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)):
-            warn(f"{name} was evaluated with other settings than {base_of[name]} ({', '.join(differs[:5])})")
+    reference = _identity(bases[0][1])
+    for name, folder in named[1:]:
+        other = _identity(folder)
+        if differs := sorted(k for k in reference.keys() | other.keys() if reference.get(k) != other.get(k)):
+            warn(f"{name} was evaluated with other settings than {bases[0][0]} ({', '.join(differs[:5])})")
 
     outcomes = {
         name: {key: [e[i][key] for i in ids] for key in KEYS} | {NON_HOLLOW: [non_hollow(e[i]) for i in ids]}
@@ -141,6 +150,7 @@ def compare(base: tuple[str, list[Path]], runs: list[tuple[str, Path]]) -> dict[
     result: dict[str, Any] = {
         "n": len(ids),
         "base": label,
+        "folders": {name: str(folder) for name, folder in named},
         "rates": {name: {key: rate(o[key]).as_dict() for key in keys} for name, o in outcomes.items()},
         "minus_base": {
             name: {key: _diff(outcomes[base_of[name]][key], outcomes[name][key]) for key in keys} for name, _ in runs
@@ -185,6 +195,8 @@ def format_result(r: dict[str, Any]) -> str:
             "so were evaluated before reflections were measured)"
         )
     lines.append("")
+    for name in r.get("base_of", {}).values():
+        lines.append(f"{name} = {r['folders'][name]}")
     for name, diffs in r["minus_base"].items():
         for key in keys:
             d = diffs[key]

@@ -27,6 +27,7 @@ def _eval(folder, first, second, ids=None, temperature=0.9, leaks=None):
             f.write(json.dumps(episode) + "\n")
     identity = {"model": str(folder), "task": {"name": "countdown"}, "episode": {"temperature": temperature}}
     (folder / "eval_identity.json").write_text(json.dumps(identity))
+    (folder / "summary.json").write_text("{}")
     return folder
 
 
@@ -113,12 +114,25 @@ def test_one_baseline_per_run_pairs_seed_by_seed_and_compares_the_settings_per_p
     assert "new0 minus plain[0], second_try: +25.0 pts" in text
     assert "new1 minus plain[1], first_try: +25.0 pts" in text
     assert "mean of the 2 runs minus plain, second_try: +37.5 pts" in text
+    assert f"plain[1] = {plain1}" in text and r["folders"]["new1"] == str(new1)
 
     # Pairing is by position: swapping the baselines changes each run's difference.
     swapped = compare(("plain", [plain1, plain0]), [("new0", new0), ("new1", new1)])
     assert swapped["minus_base"]["new0"]["second_try"]["diff"] == pytest.approx(0.5)
     with pytest.raises(ReflectrlError, match="plain names 2 evaluations for 3 runs: give one baseline, or one per run"):
         compare(("plain", [plain0, plain1]), [("new0", new0), ("new1", new1), ("again", new0)])
+
+
+def test_every_evaluation_is_checked_against_the_first_baseline(tmp_path, capsys):
+    # Seed 1 of both settings ran at another temperature: each run matches its own baseline, not the others.
+    plain0 = _eval(tmp_path / "plain0", [False], [True])
+    plain1 = _eval(tmp_path / "plain1", [False], [True], temperature=0.0)
+    new0 = _eval(tmp_path / "new0", [False], [True])
+    new1 = _eval(tmp_path / "new1", [False], [True], temperature=0.0)
+    compare(("plain", [plain0, plain1]), [("new0", new0), ("new1", new1)])
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert "plain[1] was evaluated with other settings than plain[0] (episode.temperature)" in err
+    assert "new1 was evaluated with other settings than plain[0]" in err and "new0 was" not in err
 
 
 def test_only_shared_problems_count_and_other_settings_are_named(tmp_path, capsys):
@@ -153,6 +167,25 @@ def test_bad_input_is_one_clear_error(tmp_path):
     (bad / "samples.jsonl").write_text(json.dumps(episode) + "\n")
     with pytest.raises(ReflectrlError, match=r"samples.jsonl:1: reflection_measures must be an object"):
         compare(("base", [base]), [("bad", bad)])
+    (bad / "samples.jsonl").write_text("3\n")
+    with pytest.raises(ReflectrlError, match=r"samples.jsonl:1: an episode needs an id"):
+        compare(("base", [base]), [("bad", bad)])
+    episode = {"id": "p0", "first_try": False, "second_try": True}
+    (bad / "samples.jsonl").write_text(json.dumps(episode) + "\n" + json.dumps(episode) + "\n")
+    with pytest.raises(ReflectrlError, match=r"samples.jsonl:2: problem 'p0' appears a second time"):
+        compare(("base", [base]), [("bad", bad)])
+    with pytest.raises(ReflectrlError, match=r"x=a,,b: an empty folder name between commas"):
+        base_group("x=a,,b")
+
+
+def test_an_evaluation_without_its_summary_is_compared_with_a_warning(tmp_path, capsys):
+    base = _eval(tmp_path / "base", [False, False], [False, True])
+    running = _eval(tmp_path / "running", [True], [True], ids=["p0"])
+    (running / "summary.json").unlink()
+    r = compare(("base", [base]), [("running", running)])
+    assert r["n"] == 1
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert "running: no summary.json, so the evaluation is still running or was cut short" in err
 
 
 def test_cli_prints_the_table_and_writes_json(tmp_path):
@@ -182,3 +215,5 @@ def test_labels_are_optional_and_a_folder_may_have_an_equals_sign(tmp_path):
     assert base_group(str(lr)) == (str(lr), [lr])
     comma = _eval(tmp_path / "a,b", [True], [True])
     assert base_group(f"x={comma}") == ("x", [comma])  # an existing folder with "," in its name is one folder
+    lr2 = _eval(tmp_path / "lr=1e-4", [True], [True])
+    assert base_group(f"{lr},{lr2}") == (f"{lr},{lr2}", [lr, lr2])  # unlabelled: "=" is part of the folders
