@@ -68,7 +68,9 @@ def _measure_reflections(run: Path, evals: dict[str, Any]) -> None:
         warn(f"reflection measures skipped: cannot load the run's task from {run / 'config.yaml'} ({e})")
         return
     for e in stale:
-        examples = {ex["id"]: ex for ex in task.load(e["summary"].get("split", "test"))}
+        split = e["summary"].get("split", "test")  # dev is a slice of train; all is the train part, then test
+        loaded = {"dev": ("train",), "all": ("train", "test")}.get(split, (split,))
+        examples = {ex["id"]: ex for name in loaded for ex in task.load(name)}
         for r in e["samples"]:
             if unmeasured(r) and r["id"] in examples:
                 args = (r["attempt"], r["reflection"], r["retry"], r.get("reflection_tokens", 0))

@@ -142,7 +142,8 @@ def test_every_builtin_task_says_what_an_answer_is(task_name, options):
     assert task.answer_in(example, "no answer in here, just words") is None
 
 
-def test_report_measures_reflections_of_runs_evaluated_before_measures_existed(tmp_path):
+@pytest.mark.parametrize("split", ["test", "dev", "all"])
+def test_report_measures_reflections_of_runs_evaluated_before_measures_existed(tmp_path, split):
     from reflectrl.config_file import dump_config
     from reflectrl.evaluate import summarize as summarize_eval
 
@@ -150,7 +151,7 @@ def test_report_measures_reflections_of_runs_evaluated_before_measures_existed(t
     (tmp_path / "config.yaml").write_text(dump_config(cfg))
     task = get_task("countdown", train_size=4, test_size=4)
     records = []
-    for ex in task.load("test"):
+    for ex in task.load("train" if split == "dev" else "test")[:4]:
         right = f"<answer> {solve(ex['nums'], ex['target'])} </answer>"
         records.append(
             {"id": ex["id"], "prompt": task.messages(ex), "attempt": "<answer> 1 </answer>", "attempt_success": False}
@@ -159,7 +160,7 @@ def test_report_measures_reflections_of_runs_evaluated_before_measures_existed(t
         )
     (tmp_path / "eval-start").mkdir()
     (tmp_path / "eval-start" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    summary = summarize_eval(records) | {"split": "test"}
+    summary = summarize_eval(records) | {"split": split}
     assert "reflections" not in summary  # written before the measures existed
     (tmp_path / "eval-start" / "summary.json").write_text(json.dumps(summary))
     write_report(tmp_path)
