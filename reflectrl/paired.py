@@ -62,7 +62,8 @@ def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
     if not samples.is_file():
         hint = f"; a run folder's evaluations are {folder}/eval-start and eval-trained" if folder.is_dir() else ""
         raise ReflectrlError(f"{folder}: no samples.jsonl, so not an evaluation folder{hint}")
-    if not (folder / "summary.json").is_file():
+    summary = folder / "summary.json"
+    if not summary.is_file():
         warn(f"{folder}: no summary.json, so the evaluation is still running or was cut short; comparing its episodes")
     episodes = {}
     for lineno, r in enumerate(read_jsonl(samples, input_file=True), 1):
@@ -73,7 +74,22 @@ def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
         if r["id"] in episodes:
             raise ReflectrlError(f"{samples}:{lineno}: problem {r['id']!r} appears a second time")
         episodes[r["id"]] = r
+    if summary.is_file() and (n := _summary_n(summary)) is not None and n != len(episodes):
+        # `reflectrl eval` summarizes only its eval.limit problems, but a folder resumed with a smaller limit keeps
+        # the episodes of the larger one: say which count is compared.
+        warn(
+            f"{folder}: samples.jsonl holds {len(episodes)} problems, summary.json {n} (eval.limit changed?); "
+            f"comparing the {len(episodes)}"
+        )
     return episodes
+
+
+def _summary_n(path: Path) -> int | None:
+    try:
+        n = json.loads(path.read_text()).get("n")
+    except (ValueError, AttributeError) as e:
+        raise ReflectrlError(f"{path} cannot be read ({type(e).__name__}); it is written by `reflectrl eval`") from e
+    return n if isinstance(n, int) else None
 
 
 def _identity(folder: Path) -> dict[str, Any]:

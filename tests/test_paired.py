@@ -27,7 +27,7 @@ def _eval(folder, first, second, ids=None, temperature=0.9, leaks=None):
             f.write(json.dumps(episode) + "\n")
     identity = {"model": str(folder), "task": {"name": "countdown"}, "episode": {"temperature": temperature}}
     (folder / "eval_identity.json").write_text(json.dumps(identity))
-    (folder / "summary.json").write_text("{}")
+    (folder / "summary.json").write_text(json.dumps({"n": len(first)}))
     return folder
 
 
@@ -186,6 +186,19 @@ def test_an_evaluation_without_its_summary_is_compared_with_a_warning(tmp_path, 
     assert r["n"] == 1
     err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
     assert "running: no summary.json, so the evaluation is still running or was cut short" in err
+
+
+def test_a_summary_counting_fewer_problems_than_the_samples_is_named(tmp_path, capsys):
+    base = _eval(tmp_path / "base", [False, False, True], [False, True, True])
+    resumed = _eval(tmp_path / "resumed", [True, False, False], [True, True, False])
+    (resumed / "summary.json").write_text(json.dumps({"n": 2}))  # resumed with eval.limit 2 after 3 were done
+    assert compare(("base", [base]), [("resumed", resumed)])["n"] == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert "resumed: samples.jsonl holds 3 problems, summary.json 2 (eval.limit changed?); comparing the 3" in err
+    assert "base:" not in err
+    (resumed / "summary.json").write_text("[1, 2")
+    with pytest.raises(ReflectrlError, match=r"summary.json cannot be read \(JSONDecodeError\)"):
+        compare(("base", [base]), [("resumed", resumed)])
 
 
 def test_cli_prints_the_table_and_writes_json(tmp_path):
