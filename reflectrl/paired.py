@@ -74,7 +74,7 @@ def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
         if r["id"] in episodes:
             raise ReflectrlError(f"{samples}:{lineno}: problem {r['id']!r} appears a second time")
         episodes[r["id"]] = r
-    if summary.is_file() and (n := _summary_n(summary)) is not None and n != len(episodes):
+    if summary.is_file() and isinstance(n := _eval_json(summary).get("n"), int) and n != len(episodes):
         # `reflectrl eval` summarizes only its eval.limit problems, but a folder resumed with a smaller limit keeps
         # the episodes of the larger one: say which count is compared.
         warn(
@@ -84,12 +84,15 @@ def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
     return episodes
 
 
-def _summary_n(path: Path) -> int | None:
+def _eval_json(path: Path) -> dict[str, Any]:
+    """A JSON object that `reflectrl eval` wrote (summary.json, eval_identity.json)."""
     try:
-        n = json.loads(path.read_text()).get("n")
-    except (ValueError, AttributeError) as e:
+        data = json.loads(path.read_text())
+    except ValueError as e:
         raise ReflectrlError(f"{path} cannot be read ({type(e).__name__}); it is written by `reflectrl eval`") from e
-    return n if isinstance(n, int) else None
+    if not isinstance(data, dict):
+        raise ReflectrlError(f"{path} cannot be read (not a JSON object); it is written by `reflectrl eval`")
+    return data
 
 
 def _identity(folder: Path) -> dict[str, Any]:
@@ -98,10 +101,7 @@ def _identity(folder: Path) -> dict[str, Any]:
     path = folder / "eval_identity.json"
     if not path.is_file():
         return {}
-    try:
-        flat = flatten(json.loads(path.read_text()))
-    except (ValueError, AttributeError) as e:  # not JSON, or JSON that is not an object
-        raise ReflectrlError(f"{path} cannot be read ({type(e).__name__}); it is written by `reflectrl eval`") from e
+    flat = flatten(_eval_json(path))
     flat.pop("model", None)
     return flat
 

@@ -199,6 +199,9 @@ def test_a_summary_counting_fewer_problems_than_the_samples_is_named(tmp_path, c
     (resumed / "summary.json").write_text("[1, 2")
     with pytest.raises(ReflectrlError, match=r"summary.json cannot be read \(JSONDecodeError\)"):
         compare(("base", [base]), [("resumed", resumed)])
+    (resumed / "summary.json").write_text("[1, 2]")
+    with pytest.raises(ReflectrlError, match=r"summary.json cannot be read \(not a JSON object\)"):
+        compare(("base", [base]), [("resumed", resumed)])
 
 
 def test_cli_prints_the_table_and_writes_json(tmp_path):
