@@ -1,7 +1,10 @@
 """Generation throughput of the HF engine on the episode's real workload (attempt x2, reflection, retry).
 
     .venv/bin/python benchmarks/generation.py --model default --problems 64
+    .venv/bin/python benchmarks/generation.py --dtype fp32 --autocast bf16   # what rollouts inside training run
 
+``--autocast bf16`` generates from fp32 weights under bf16 autocast: the trainer's bf16-mixed policy, which
+rollouts during training use (train/loop.py), where eval and mine load bf16 weights (``--dtype auto``).
 Prints tokens/s and sequences/s per stage and overall. Record results in docs/BENCHMARKS.md.
 """
 
@@ -28,6 +31,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none")
     args = ap.parse_args()
 
     t0 = time.time()
@@ -44,11 +48,12 @@ def main() -> None:
 
     s = Sampling(max_new_tokens=args.max_new_tokens, temperature=0.9)
     t0 = time.time()
-    records = run_episodes(engine, task, examples, EpisodePrompts(), s, s, s, seed=0, on_progress=on_progress)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.autocast == "bf16"):
+        records = run_episodes(engine, task, examples, EpisodePrompts(), s, s, s, seed=0, on_progress=on_progress)
     wall = time.time() - t0
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
-    print(f"model: {args.model} ({next(model.parameters()).dtype}), load {load_s:.1f}s")
+    print(f"model: {args.model} ({next(model.parameters()).dtype}, autocast {args.autocast}), load {load_s:.1f}s")
     print(f"problems: {len(records)}, failures reflected on: {sum(not r['first_try'] for r in records)}")
     print(f"sequences: {stats['seqs']}, new tokens: {stats['tokens']}, wall: {wall:.1f}s")
     tok_s, seq_s = stats["tokens"] / wall, stats["seqs"] / wall

@@ -216,7 +216,7 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
 
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     start = [p.detach().clone() for p in model.parameters()]
-    monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer: ScriptedEngine(tok, script))
+    monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer, setting: ScriptedEngine(tok, script))
     dtypes = ComputeDtypes(model)
     train_r3(model, tok, task, Mined(failures=failures), cfg, tmp_path / "r3")
     dtypes.handle.remove()
@@ -230,3 +230,76 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     trained, _ = load_model(str(final), dtype="fp32", device="cpu")
     assert all(torch.isfinite(p).all() for p in trained.parameters())
+
+
+class _GeneratingRollout:
+    """Every group informative (so every step updates), each sampled by the real engine the loop built; records
+    that engine, the dtype of the weights it generated from and whether autocast was on around it."""
+
+    name = "generating"
+
+    def __init__(self):
+        from reflectrl.train.pool import FailurePool
+
+        self.pool = FailurePool(list(range(10)), seed=0)
+        self.engines, self.seen = [], []
+
+    def sample(self, engine, items, seed):
+        from reflectrl.rollout.engine import Sampling
+        from reflectrl.train.packing import Group
+
+        self.engines.append(engine)
+        self.seen.append((next(engine.model.parameters()).dtype, torch.is_autocast_enabled("cpu")))
+        out = engine.generate([[1, 2, 3]] * len(items), 2, Sampling(max_new_tokens=2, temperature=1.0), seed)
+        groups = [
+            Group(
+                [1, 2, 3],
+                [s.token_ids for s in g],
+                [[1] * len(s.token_ids) for s in g],
+                [1.0, 0.0],
+                [s.logprobs for s in g],
+            )
+            for g in out
+        ]
+        return groups, sum(len(s.token_ids) for samples in out for s in samples)
+
+
+@pytest.mark.parametrize(
+    "fast, weights, copied",
+    [(True, "auto", True), (True, "trainer", False), (False, "auto", False)],
+    ids=["avx512-bf16", "avx512-bf16-trainer-weights", "avx2-only"],
+)
+def test_training_generates_from_a_bf16_copy_where_it_trains_in_bf16_mixed(
+    tiny_model_dir, tmp_path, monkeypatch, fast, weights, copied
+):
+    """train.rollout_weights: under bf16-mixed the hf engine generates from a bf16 copy of the policy (no autocast),
+    refreshed after every update; with 'trainer', or in fp32, from the trainer's weights (under its autocast)."""
+    from reflectrl.train.loop import train_policy
+
+    monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
+    start = [p.detach().clone() for p in model.parameters()]
+    cfg = load_config(
+        None,
+        ["train.num_generations=2", "train.groups_per_step=1", "train.steps=2", "train.dynamic_sampling=false"]
+        + [
+            "train.report_to=[none]",
+            "train.learning_rate=1e-2",
+            "train.precision=auto",
+            f"train.rollout_weights={weights}",
+        ],
+    )
+    rollout = _GeneratingRollout()
+    train_policy(model, tok, rollout, cfg, tmp_path, 8, False)
+    engine = rollout.engines[0]
+    assert len(rollout.engines) == 2 and rollout.engines[1] is engine  # one engine for the run
+    moved = max((p.detach() - s).abs().max().item() for p, s in zip(model.parameters(), start, strict=True))
+    assert moved > 1e-3  # both steps updated the policy
+    if copied:
+        assert engine.model is not model and rollout.seen == [(torch.bfloat16, False)] * 2
+        assert engine.model.model.rotary_emb.inv_freq.dtype == torch.float32  # buffers as eval loads them
+        # Refreshed after the last update: the trained policy rounded to bf16.
+        pairs = zip(engine.model.parameters(), model.parameters(), strict=True)
+        assert all(torch.equal(c, p.detach().to(torch.bfloat16)) for c, p in pairs)
+    else:
+        assert engine.model is model and rollout.seen == [(torch.float32, fast)] * 2

@@ -288,7 +288,7 @@ def _train(tiny_model_dir, tmp_path, monkeypatch, rollout, *extra, resume=True):
     import reflectrl.train.loop as loop
 
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
-    monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer: ScriptedEngine(tok, lambda *a: "x"))
+    monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer, setting: ScriptedEngine(tok, lambda *a: "x"))
     cfg = load_config(None, ["train.num_generations=2", "train.groups_per_step=1", "train.report_to=[none]", *extra])
     return loop.train_policy(model, tok, rollout, cfg, tmp_path, 8, resume), model
 
@@ -478,7 +478,7 @@ def test_remining_follows_the_policy_and_a_resumed_run_draws_from_the_remined_fa
 
     def train(steps):
         model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
-        monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer: ScriptedEngine(tok, script))
+        monkeypatch.setattr(loop, "_engine", lambda cfg, policy, tokenizer, setting: ScriptedEngine(tok, script))
         extra = [f"train.steps={steps}", "train.save_steps=2", "train.remine_every=1", "mine.samples=3"]
         extra += ["train.keep_checkpoints=true"]  # resumed and extended below
         cfg = _cfg("train.groups_per_step=1", "train.min_query_success=0.01", *extra)
@@ -531,9 +531,8 @@ def test_remining_tokens_count_toward_the_token_budget(tmp_path):
 
     tc = SimpleNamespace(seed=0, remine_every=4, budget_tokens=1000, budget_seconds=None)
     state = {"step": 4, "generated_tokens": 400}
-    accelerator = SimpleNamespace(autocast=contextlib.nullcontext)
     assert not _spent(tc, state)
-    record = _remine(Remining(), None, tc, state, tmp_path, accelerator)
+    record = _remine(Remining(), None, tc, state, tmp_path, contextlib.nullcontext)
     assert state["generated_tokens"] == 1100 and record["remine/generated_tokens"] == 700
     assert state["remined_at"] == 4 and _spent(tc, state)
 

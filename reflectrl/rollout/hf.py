@@ -74,6 +74,15 @@ class HFEngine(Engine):
         }
         self.prefix_store = PrefixStore(int(prefix_cache_gb * 2**30))
 
+    def sync_weights(self, model: Any) -> None:
+        """Copy ``model``'s weights into the engine's own (cast) copy; nothing when it generates with ``model``.
+        The in-place copy bumps the parameters' versions, which empties the prefix store."""
+        if model is self.model:
+            return
+        with torch.no_grad():
+            for mine, theirs in zip(self.model.parameters(), model.parameters(), strict=True):
+                mine.copy_(theirs)
+
     def generate(
         self,
         prompts: list[list[int]],

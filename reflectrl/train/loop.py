@@ -105,7 +105,9 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     if tc.remine_every and not hasattr(rollout, "remine"):
         raise ReflectrlError(f"train.remine_every re-mines failures for r3 and r3-answer, not {rollout.name}")
     metrics = MetricsFile(out / "metrics.jsonl") if accelerator.is_main_process else None
-    engine = _engine(cfg, policy, tokenizer)
+    engine = _engine(cfg, policy, tokenizer, setting)
+    # Generating from the trainer's own weights runs under its autocast; a cast copy (train.rollout_weights) needs none.
+    generating = accelerator.autocast if getattr(engine, "model", None) is policy else contextlib.nullcontext
     with _full_weights(accelerator, model):  # a resumed run's engine starts from the checkpoint's weights
         engine.sync_weights(policy)
     _hash_weights(accelerator, policy, state["step"])
@@ -113,9 +115,9 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
     while state["step"] < tc.steps and not _spent(tc, state):
         step = state["step"] + 1
         started = time.perf_counter()
-        remined = _remine(rollout, engine, tc, state, out, accelerator) if _remine_due(tc, state) else {}
+        remined = _remine(rollout, engine, tc, state, out, generating) if _remine_due(tc, state) else {}
         errors_before = VERIFIER_ERRORS.total()
-        with accelerator.autocast():
+        with generating():
             drawn, kept, carried, tokens = collect(rollout, engine, tc, step, accelerator, carried, state["counts"])
         rollout_time = time.perf_counter() - started
         if verifier_errors := VERIFIER_ERRORS.total() - errors_before:  # a silent zero reward trains on noise
@@ -307,14 +309,26 @@ def no_signal_warning(metrics: list[dict[str, Any]]) -> str | None:
     )
 
 
-def _engine(cfg: RunConfig, policy, tokenizer):
+def _engine(cfg: RunConfig, policy, tokenizer, setting: dict[str, Any]):
     from reflectrl.rollout import make_engine
 
     if cfg.engine.name == "vllm" and cfg.engine.vllm_mode == "server":
         from reflectrl.rollout.vllm import server_engine
 
         return server_engine(cfg.engine, policy, tokenizer)
+    mixed = torch.bfloat16 if setting["bf16"] else torch.float16 if setting["fp16"] else None
+    if cfg.engine.name == "hf" and mixed and cfg.train.rollout_weights == "auto":
+        policy = _cast_copy(policy, mixed)
     return make_engine(cfg.engine, policy, tokenizer, cfg.model.trust_remote_code)
+
+
+def _cast_copy(policy, dtype: torch.dtype):
+    """A frozen copy of ``policy`` with its parameters in ``dtype``, for generation (HFEngine.sync_weights refreshes
+    it). Buffers keep their dtype, as when evaluation loads bf16 weights: RoPE's inv_freq stays fp32."""
+    cast = copy.deepcopy(policy).eval().requires_grad_(False)
+    for p in cast.parameters():
+        p.data = p.data.to(dtype)
+    return cast
 
 
 def _prepare_reference(reference, accelerator):
@@ -345,12 +359,13 @@ def _remine_due(tc, state) -> bool:
     return bool(every) and done > 0 and done % every == 0 and state.get("remined_at") != done
 
 
-def _remine(rollout, engine, tc, state, out: Path, accelerator) -> dict[str, float]:
-    """Re-mine the queries with the current policy (its tokens count toward budget_tokens); train on its failures."""
+def _remine(rollout, engine, tc, state, out: Path, generating) -> dict[str, float]:
+    """Re-mine the queries with the current policy (its tokens count toward budget_tokens); train on its failures.
+    ``generating``: the context the engine generates in (autocast when it shares the trainer's weights)."""
     started, step = time.perf_counter(), state["step"]
     info(f"re-mining the queries with the policy of step {step} (train.remine_every={tc.remine_every})")
     seed = stable_hash("remine", tc.seed, step) % 2**31
-    with accelerator.autocast():
+    with generating():
         stats = rollout.remine(engine, _remine_dir(out, step), seed)
     state["generated_tokens"] += stats["generated_tokens"]  # all processes': read from the merged folder
     if rollout.use_failures(_remine_dir(out, step)):
