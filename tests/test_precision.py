@@ -234,7 +234,8 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
 
 class _GeneratingRollout:
     """Every group informative (so every step updates), each sampled by the real engine the loop built; records
-    that engine, the dtype of the weights it generated from and whether autocast was on around it."""
+    that engine, the dtype of the weights it generated from, whether autocast was on around it, and whether those
+    weights were the policy's current ones (``policy``: set by the test)."""
 
     name = "generating"
 
@@ -242,14 +243,16 @@ class _GeneratingRollout:
         from reflectrl.train.pool import FailurePool
 
         self.pool = FailurePool(list(range(10)), seed=0)
-        self.engines, self.seen = [], []
+        self.engines, self.seen, self.policy = [], [], None
 
     def sample(self, engine, items, seed):
         from reflectrl.rollout.engine import Sampling
         from reflectrl.train.packing import Group
 
         self.engines.append(engine)
-        self.seen.append((next(engine.model.parameters()).dtype, torch.is_autocast_enabled("cpu")))
+        pairs = zip(engine.model.parameters(), self.policy.parameters(), strict=True)
+        current = all(torch.equal(mine, p.detach().to(mine.dtype)) for mine, p in pairs)
+        self.seen.append((next(engine.model.parameters()).dtype, torch.is_autocast_enabled("cpu"), current))
         out = engine.generate([[1, 2, 3]] * len(items), 2, Sampling(max_new_tokens=2, temperature=1.0), seed)
         groups = [
             Group(
@@ -265,16 +268,21 @@ class _GeneratingRollout:
 
 
 @pytest.mark.parametrize(
-    "fast, weights, copied",
-    [(True, "auto", True), (True, "trainer", False), (False, "auto", False)],
-    ids=["avx512-bf16", "avx512-bf16-trainer-weights", "avx2-only"],
+    "fast, weights, lora, copied",
+    [
+        (True, "auto", False, True),
+        (True, "auto", True, True),
+        (True, "trainer", False, False),
+        (False, "auto", False, False),
+    ],
+    ids=["avx512-bf16", "avx512-bf16-lora", "avx512-bf16-trainer-weights", "avx2-only"],
 )
 def test_training_generates_from_a_bf16_copy_where_it_trains_in_bf16_mixed(
-    tiny_model_dir, tmp_path, monkeypatch, fast, weights, copied
+    tiny_model_dir, tmp_path, monkeypatch, fast, weights, lora, copied
 ):
     """train.rollout_weights: under bf16-mixed the hf engine generates from a bf16 copy of the policy (no autocast),
     refreshed after every update; with 'trainer', or in fp32, from the trainer's weights (under its autocast)."""
-    from reflectrl.train.loop import train_policy
+    import reflectrl.train.loop as loop
 
     monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
@@ -287,19 +295,25 @@ def test_training_generates_from_a_bf16_copy_where_it_trains_in_bf16_mixed(
             "train.learning_rate=1e-2",
             "train.precision=auto",
             f"train.rollout_weights={weights}",
+            f"train.lora.enabled={str(lora).lower()}",
         ],
     )
-    rollout = _GeneratingRollout()
-    train_policy(model, tok, rollout, cfg, tmp_path, 8, False)
+    rollout, build = _GeneratingRollout(), loop._engine
+
+    def recorded(cfg, policy, tokenizer, setting):
+        rollout.policy = policy
+        return build(cfg, policy, tokenizer, setting)
+
+    monkeypatch.setattr(loop, "_engine", recorded)
+    loop.train_policy(model, tok, rollout, cfg, tmp_path, 8, False)
     engine = rollout.engines[0]
     assert len(rollout.engines) == 2 and rollout.engines[1] is engine  # one engine for the run
     moved = max((p.detach() - s).abs().max().item() for p, s in zip(model.parameters(), start, strict=True))
     assert moved > 1e-3  # both steps updated the policy
+    # Each rollout generated from the policy's current weights (step 2: after step 1's update), bf16 where copied.
     if copied:
-        assert engine.model is not model and rollout.seen == [(torch.bfloat16, False)] * 2
-        assert engine.model.model.rotary_emb.inv_freq.dtype == torch.float32  # buffers as eval loads them
-        # Refreshed after the last update: the trained policy rounded to bf16.
-        pairs = zip(engine.model.parameters(), model.parameters(), strict=True)
-        assert all(torch.equal(c, p.detach().to(torch.bfloat16)) for c, p in pairs)
+        assert engine.model is not rollout.policy and rollout.seen == [(torch.bfloat16, False, True)] * 2
+        inv_freq = {b.dtype for n, b in engine.model.named_buffers() if n.endswith("inv_freq")}
+        assert inv_freq == {torch.float32}  # buffers as eval loads them
     else:
-        assert engine.model is model and rollout.seen == [(torch.float32, fast)] * 2
+        assert engine.model is rollout.policy and rollout.seen == [(torch.float32, fast, True)] * 2
