@@ -325,10 +325,9 @@ def _engine(cfg: RunConfig, policy, tokenizer, setting: dict[str, Any]):
 def _cast_copy(policy, dtype: torch.dtype):
     """A frozen copy of ``policy`` with its parameters in ``dtype``, for generation (HFEngine.sync_weights refreshes
     it). Buffers keep their dtype, as when evaluation loads bf16 weights: RoPE's inv_freq stays fp32."""
-    cast = copy.deepcopy(policy).eval().requires_grad_(False)
-    for p in cast.parameters():
-        p.data = p.data.to(dtype)
-    return cast
+    # deepcopy takes each parameter from the memo, cast: no transient fp32 copy of the model; tied weights stay tied.
+    memo = {id(p): torch.nn.Parameter(p.detach().to(dtype), requires_grad=False) for p in policy.parameters()}
+    return copy.deepcopy(policy, memo).eval()
 
 
 def _prepare_reference(reference, accelerator):
