@@ -361,14 +361,6 @@ class TrainConfig(Section):
     )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (rise too).")
     precision: Precision = Field("auto", description=PRECISION_HELP.removesuffix(".") + " (rise too).")
-    rollout_weights: Literal["auto", "trainer"] = Field(
-        "auto",
-        description="What the hf engine generates from during training. 'auto': under bf16-mixed (fp16-mixed) a bf16 "
-        "(fp16) copy of the policy, refreshed after every update, the weights evaluation generates from (on an AMX "
-        "CPU 1.6x the tokens/s of fp32 weights under autocast, docs/BENCHMARKS.md; 2 more bytes per parameter); "
-        "the importance ratio against the sampler's log-probs absorbs the difference. 'trainer': the trainer's own "
-        "weights under its autocast. fp32 training and vLLM (its own copy) are the same either way.",
-    )
     lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA adapters (rise too).")
     save_steps: int = Field(
         10, ge=1, description="Checkpoint every N steps (resume point after a kill; rise too, per round)."

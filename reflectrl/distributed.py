@@ -111,3 +111,17 @@ def check_identity(path: Path, identity: dict[str, Any]) -> None:
             )
     elif is_main():
         atomic_write_json(path, identity)
+
+
+def reduce_value(accelerator, value: float, how: str) -> float:
+    """``value`` reduced over accelerate's processes ('min', 'max', 'mean' or 'sum'); itself in a single process."""
+    if accelerator.num_processes == 1:
+        return value
+    import torch
+
+    t = torch.tensor([float(value)], device=accelerator.device)
+    if how in ("min", "max"):
+        op = torch.distributed.ReduceOp.MIN if how == "min" else torch.distributed.ReduceOp.MAX
+        torch.distributed.all_reduce(t, op=op)
+        return t.item()
+    return accelerator.reduce(t, reduction=how).item()

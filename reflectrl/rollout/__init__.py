@@ -23,14 +23,16 @@ def check_engine(cfg: EngineConfig) -> None:
             raise ReflectrlError(INSTALL_HINT)
 
 
-def make_engine(cfg: EngineConfig, model, tokenizer, trust_remote_code: bool = False) -> Engine:
+def make_engine(cfg: EngineConfig, model, tokenizer, trust_remote_code: bool = False, copy_dtype=None) -> Engine:
     """The engine a config asks for, generating with ``model`` (or a copy of its weights).
-    ``trust_remote_code``: the model config's flag, so vLLM loads a custom-code model the way transformers did."""
+    ``trust_remote_code``: the model config's flag, so vLLM loads a custom-code model the way transformers did.
+    ``copy_dtype`` (hf): generate from an own copy of ``model`` in this dtype, refreshed by ``sync_weights``."""
     from reflectrl.errors import ReflectrlError
 
     if cfg.name == "hf":
-        from reflectrl.rollout.hf import HFEngine
+        from reflectrl.rollout.hf import HFEngine, cast_copy
 
+        model = cast_copy(model, copy_dtype) if copy_dtype is not None else model
         return HFEngine(model, tokenizer, batch_size=cfg.batch_size, mode=cfg.hf_mode)
     if cfg.name == "vllm":
         from reflectrl.rollout.vllm import VLLMEngine

@@ -38,6 +38,14 @@ from reflectrl.rollout.sampler import sample_next_tokens, token_logprobs
 Mode = Literal["fast", "naive"]
 
 
+def cast_copy(model: Any, dtype: torch.dtype) -> Any:
+    """A frozen copy of ``model`` with its parameters in ``dtype``. Buffers keep their dtype, as when evaluation
+    loads bf16 weights: RoPE's inv_freq stays fp32."""
+    # deepcopy takes each parameter from the memo, cast: no transient copy of the model; tied weights stay tied.
+    memo = {id(p): torch.nn.Parameter(p.detach().to(dtype), requires_grad=False) for p in model.parameters()}
+    return copy.deepcopy(model, memo).eval()
+
+
 class HFEngine(Engine):
     def __init__(
         self,

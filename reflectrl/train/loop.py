@@ -27,6 +27,7 @@ import torch
 
 from reflectrl.config import RunConfig
 from reflectrl.console import info, warn
+from reflectrl.distributed import reduce_value
 from reflectrl.errors import ReflectrlError
 from reflectrl.jsonl import atomic_write_json, read_jsonl
 from reflectrl.reflections import step_means
@@ -106,7 +107,7 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         raise ReflectrlError(f"train.remine_every re-mines failures for r3 and r3-answer, not {rollout.name}")
     metrics = MetricsFile(out / "metrics.jsonl") if accelerator.is_main_process else None
     engine = _engine(cfg, policy, tokenizer, setting)
-    # Generating from the trainer's own weights runs under its autocast; a cast copy (train.rollout_weights) needs none.
+    # The trainer's own weights generate under its autocast; a cast copy needs none.
     generating = accelerator.autocast if getattr(engine, "model", None) is policy else contextlib.nullcontext
     with _full_weights(accelerator, model):  # a resumed run's engine starts from the checkpoint's weights
         engine.sync_weights(policy)
@@ -133,7 +134,9 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         state["step"] = step
         state["generated_tokens"] += tokens
         state["rollout_seconds"] = round(state["rollout_seconds"] + rollout_time, 3)
-        elapsed = _reduce(accelerator, time.perf_counter() - started, "max")  # every process stops at the same step
+        elapsed = reduce_value(
+            accelerator, time.perf_counter() - started, "max"
+        )  # every process stops at the same step
         state["train_seconds"] = round(state.get("train_seconds", 0.0) + elapsed, 3)
         record = {
             **describe(drawn, len(kept), len(carried), tc.dynamic_sampling, accelerator),
@@ -180,12 +183,12 @@ def collect(rollout, engine, tc, step: int, accelerator, carried: list[Group], c
         items = rollout.pool.draw(want, accelerator.process_index, accelerator.num_processes)
         seed = stable_hash(rollout.name, tc.seed, step, 0, accelerator.process_index) % 2**31
         groups, generated = rollout.sample(engine, items, seed)
-        return groups, groups, [], int(_reduce(accelerator, generated, "sum"))
+        return groups, groups, [], int(reduce_value(accelerator, generated, "sum"))
     cap = tc.max_draws_per_step or 4 * want
     drawn: list[Group] = []
     kept = list(carried)
     tokens, round_ = 0, 0
-    have = int(_reduce(accelerator, len(kept), "min"))
+    have = int(reduce_value(accelerator, len(kept), "min"))
     while have < want and len(drawn) < cap:
         rate = (counts["informative"] + 1) / (counts["drawn"] + 2)
         n = min(cap - len(drawn), math.ceil((want - have) / rate))
@@ -196,12 +199,12 @@ def collect(rollout, engine, tc, step: int, accelerator, carried: list[Group], c
         drawn += groups
         kept += informative
         tokens += generated
-        counts["drawn"] += int(_reduce(accelerator, len(groups), "sum"))
-        counts["informative"] += int(_reduce(accelerator, len(informative), "sum"))
-        have = int(_reduce(accelerator, len(kept), "min"))
+        counts["drawn"] += int(reduce_value(accelerator, len(groups), "sum"))
+        counts["informative"] += int(reduce_value(accelerator, len(informative), "sum"))
+        have = int(reduce_value(accelerator, len(kept), "min"))
         round_ += 1
     trained = min(have, want)
-    return drawn, kept[:trained], kept[trained : trained + want], int(_reduce(accelerator, tokens, "sum"))
+    return drawn, kept[:trained], kept[trained : trained + want], int(reduce_value(accelerator, tokens, "sum"))
 
 
 def update(model, reference, groups: list[Group], tc, max_completion_length, accelerator, optimizer, attn):
@@ -211,7 +214,7 @@ def update(model, reference, groups: list[Group], tc, max_completion_length, acc
     stats["grad_norm"] = float("nan") if norm is None else float(norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return {k: _reduce(accelerator, v, "mean") for k, v in stats.items()}
+    return {k: reduce_value(accelerator, v, "mean") for k, v in stats.items()}
 
 
 def accumulate_gradients(model, reference, groups: list[Group], tc, max_completion_length, accelerator, attn="sdpa"):
@@ -273,8 +276,8 @@ def describe(drawn: list[Group], trained: int, carried: int, dynamic: bool, acce
         rows = gather_object(rows)
     record: dict[str, float] = {
         "groups_drawn": len(rows) / accelerator.num_processes,
-        "groups_trained": _reduce(accelerator, trained, "mean"),
-        "groups_carried": _reduce(accelerator, carried, "mean"),
+        "groups_trained": reduce_value(accelerator, trained, "mean"),
+        "groups_carried": reduce_value(accelerator, carried, "mean"),
     }
     if not rows:  # every group came from the last step's surplus
         return record
@@ -316,18 +319,10 @@ def _engine(cfg: RunConfig, policy, tokenizer, setting: dict[str, Any]):
         from reflectrl.rollout.vllm import server_engine
 
         return server_engine(cfg.engine, policy, tokenizer)
-    mixed = torch.bfloat16 if setting["bf16"] else torch.float16 if setting["fp16"] else None
-    if cfg.engine.name == "hf" and mixed and cfg.train.rollout_weights == "auto":
-        policy = _cast_copy(policy, mixed)
-    return make_engine(cfg.engine, policy, tokenizer, cfg.model.trust_remote_code)
-
-
-def _cast_copy(policy, dtype: torch.dtype):
-    """A frozen copy of ``policy`` with its parameters in ``dtype``, for generation (HFEngine.sync_weights refreshes
-    it). Buffers keep their dtype, as when evaluation loads bf16 weights: RoPE's inv_freq stays fp32."""
-    # deepcopy takes each parameter from the memo, cast: no transient fp32 copy of the model; tied weights stay tied.
-    memo = {id(p): torch.nn.Parameter(p.detach().to(dtype), requires_grad=False) for p in policy.parameters()}
-    return copy.deepcopy(policy, memo).eval()
+    # Under mixed precision the hf engine generates from a bf16 (fp16) copy: fp32 weights under autocast generate
+    # at 0.63x its speed (docs/BENCHMARKS.md, "Rollouts inside training").
+    cast = torch.bfloat16 if setting["bf16"] else torch.float16 if setting["fp16"] else None
+    return make_engine(cfg.engine, policy, tokenizer, cfg.model.trust_remote_code, cast)
 
 
 def _prepare_reference(reference, accelerator):
@@ -359,8 +354,7 @@ def _remine_due(tc, state) -> bool:
 
 
 def _remine(rollout, engine, tc, state, out: Path, generating) -> dict[str, float]:
-    """Re-mine the queries with the current policy (its tokens count toward budget_tokens); train on its failures.
-    ``generating``: the context the engine generates in (autocast when it shares the trainer's weights)."""
+    """Re-mine the queries with the current policy (its tokens count toward budget_tokens); train on its failures."""
     started, step = time.perf_counter(), state["step"]
     info(f"re-mining the queries with the policy of step {step} (train.remine_every={tc.remine_every})")
     seed = stable_hash("remine", tc.seed, step) % 2**31
@@ -392,17 +386,6 @@ def _spent(tc, state) -> bool:
     what a user pays."""
     tokens = tc.budget_tokens is not None and state["generated_tokens"] >= tc.budget_tokens
     return tokens or (tc.budget_seconds is not None and state.get("train_seconds", 0.0) >= tc.budget_seconds)
-
-
-def _reduce(accelerator, value: float, how: str) -> float:
-    if accelerator.num_processes == 1:
-        return value
-    t = torch.tensor([float(value)], device=accelerator.device)
-    if how in ("min", "max"):
-        op = torch.distributed.ReduceOp.MIN if how == "min" else torch.distributed.ReduceOp.MAX
-        torch.distributed.all_reduce(t, op=op)
-        return t.item()
-    return accelerator.reduce(t, reduction=how).item()
 
 
 @contextlib.contextmanager

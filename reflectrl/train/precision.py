@@ -3,7 +3,7 @@
 Trainers always hold fp32 master weights and fp32 optimizer state: small AdamW updates round away on
 bf16 weights (measured: 9% of the fp32 update realised at lr 5e-7, 41% at 1e-5). ``model.dtype`` only
 sets the inference copies (eval, mine); rollouts inside training follow the trainer (the loop's hf engine: a
-bf16/fp16 copy under mixed precision, ``train.rollout_weights``). ``*.precision``
+bf16/fp16 copy of the policy under mixed precision). ``*.precision``
 sets what the forward and backward compute in:
 
 - ``fp32``: everything in fp32.
