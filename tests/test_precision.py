@@ -190,10 +190,10 @@ def test_bf16_mixed_update_matches_fp32_and_bf16_pure_rounds_it_away(tiny_model_
 @pytest.mark.parametrize("fast", [True, False], ids=["avx512-bf16", "avx2-only"])
 def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypatch, fast):
     import reflectrl.train.loop as loop
+    import reflectrl.train.rise as rise
     from reflectrl.tasks.countdown import solve
     from reflectrl.train.pool import Mined
     from reflectrl.train.r3 import train_r3
-    from reflectrl.train.rise import train_rise
 
     monkeypatch.setenv(FAST_BF16_ENV, "1" if fast else "0")
     task = get_task("countdown", train_size=20, test_size=2)
@@ -225,8 +225,19 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
     moved = max((p.detach() - s).abs().max().item() for p, s in zip(model.parameters(), start, strict=True))
     assert moved > 0 and all(torch.isfinite(p).all() for p in model.parameters())
 
-    model, tok = load_model(str(tiny_model_dir), dtype="bf16", device="cpu")  # masters are made fp32 anyway
-    final = train_rise(model, tok, task, Mined(queries=examples), cfg, tmp_path / "rise")
+    model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")  # fp32 masters, as the CLI loads them
+    collected, collect = [], rise.collect
+
+    def recorded(engine, *args):  # which weights each chunk of the collection generated from
+        pairs = zip(engine.model.parameters(), model.parameters(), strict=True)
+        current = all(torch.equal(mine, p.detach().to(mine.dtype)) for mine, p in pairs)
+        collected.append((next(engine.model.parameters()).dtype, engine.model is model, current))
+        return collect(engine, *args)
+
+    monkeypatch.setattr(rise, "collect", recorded)
+    final = rise.train_rise(model, tok, task, Mined(queries=examples), cfg, tmp_path / "rise")
+    # A bf16 copy of the current weights under bf16-mixed; the fp32 weights themselves on an AVX2-only CPU.
+    assert collected == [(torch.bfloat16, False, True) if fast else (torch.float32, True, True)]
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     trained, _ = load_model(str(final), dtype="fp32", device="cpu")
     assert all(torch.isfinite(p).all() for p in trained.parameters())

@@ -2,8 +2,8 @@
 
 Trainers always hold fp32 master weights and fp32 optimizer state: small AdamW updates round away on
 bf16 weights (measured: 9% of the fp32 update realised at lr 5e-7, 41% at 1e-5). ``model.dtype`` only
-sets the inference copies (eval, mine); rollouts inside training follow the trainer (the loop's hf engine: a
-bf16/fp16 copy of the policy under mixed precision). ``*.precision``
+sets the inference copies (eval, mine); rollouts inside training follow the trainer (the hf engine of the update
+loop and of RISE's collection: a bf16/fp16 copy of the policy under mixed precision). ``*.precision``
 sets what the forward and backward compute in:
 
 - ``fp32``: everything in fp32.
@@ -39,6 +39,14 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16-mixed" if cuda_has_bf16() else "fp16-mixed"
     return "bf16-mixed" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
+
+
+def rollout_dtype(model, precision: str) -> torch.dtype | None:
+    """What a trainer's own rollouts generate from: a bf16 (fp16) copy of ``model`` under bf16-mixed (fp16-mixed),
+    whose fp32 weights generate at 0.63x a bf16 copy's speed even under autocast (docs/BENCHMARKS.md,
+    "Rollouts inside training"); ``None``, the weights as they are, otherwise."""
+    resolved = resolve_precision(precision, next(model.parameters()).device)
+    return {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}.get(resolved)
 
 
 def prepare_for_training(model, precision: str, setting: str) -> dict[str, Any]:

@@ -61,7 +61,7 @@ from reflectrl.train.common import (
     trained_token_nll,
 )
 from reflectrl.train.pool import Mined
-from reflectrl.train.precision import prepare_for_training, training_arguments
+from reflectrl.train.precision import prepare_for_training, rollout_dtype, training_arguments
 
 
 def rwr_weight(reward: float, tau: float) -> float:
@@ -325,11 +325,15 @@ def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_d
             model, tokenizer = load_model(str(previous), "fp32", cfg.model.device, cfg.model.threads, cfg.model)
         stop_at = None if budget is None else budget * (i + 1) // rc.rounds
         until = None if budget_seconds is None else budget_seconds * (i + 1) / rc.rounds
-        engine = make_engine(cfg.engine, model, tokenizer, cfg.model.trust_remote_code)
+        # Under mixed precision the round collects with a bf16 (fp16) copy, dropped before the round trains.
+        engine = make_engine(
+            cfg.engine, model, tokenizer, cfg.model.trust_remote_code, rollout_dtype(model, cfg.train.precision)
+        )
         qs = round_queries(queries, rc, i, cfg.train.seed)
         records, spent, seconds = collect_round(
             engine, task, qs, cfg, rdir / "collected.jsonl", i, spent, stop_at, seconds, until
         )
+        del engine
         if not records:
             break
         collected_seconds = seconds
