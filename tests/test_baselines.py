@@ -28,6 +28,7 @@ from reflectrl.tasks import get_task
 from reflectrl.tasks.countdown import solve_all
 from reflectrl.train.grpo import FirstAttempt
 from reflectrl.train.pool import Mined
+from reflectrl.train.precision import prepare_for_training
 from reflectrl.train.rise import collate, collect, make_rwr_trainer, rwr_loss, train_rise, training_rows
 
 runner = CliRunner()
@@ -191,7 +192,9 @@ def test_rise_loss_weighs_final_turn_tokens_by_exp_r_over_tau_and_masks_context(
     assert twin["weight"] == 1.0 and twin["labels"].count(-100) > 40
     batch_rows = [*rows, {**twin, "weight": math.exp(1 / 0.4)}, {**twin, "weight": 1.0}]
     batch = collate(tok.pad_token_id)(batch_rows)
-    trainer = make_rwr_trainer(model, tok, rows, cfg, tmp_path)
+    trainer = make_rwr_trainer(
+        model, tok, rows, cfg, tmp_path, prepare_for_training(model, cfg.train.precision, "train.precision")
+    )
     loss, grads = final_hidden_grads(trainer.model, lambda: trainer.compute_loss(trainer.model, batch))
 
     # The loss is sum_i w_i * sum_t nll_it / (trained tokens), computed here by hand from full logits.

@@ -43,7 +43,7 @@ from reflectrl.train.common import (
 )
 from reflectrl.train.loss import group_advantages, policy_loss, token_weights
 from reflectrl.train.packing import Group, micro_batches, pack, trained_logprobs
-from reflectrl.train.precision import prepare_for_training
+from reflectrl.train.precision import prepare_for_training, rollout_dtype
 
 STATE = "trainer_state.json"  # written last into a checkpoint: its presence marks the checkpoint complete
 KEEP_CHECKPOINTS = 2
@@ -134,9 +134,8 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         state["step"] = step
         state["generated_tokens"] += tokens
         state["rollout_seconds"] = round(state["rollout_seconds"] + rollout_time, 3)
-        elapsed = reduce_value(
-            accelerator, time.perf_counter() - started, "max"
-        )  # every process stops at the same step
+        # The slowest process's time, so every process stops at the same step.
+        elapsed = reduce_value(accelerator, time.perf_counter() - started, "max")
         state["train_seconds"] = round(state.get("train_seconds", 0.0) + elapsed, 3)
         record = {
             **describe(drawn, len(kept), len(carried), tc.dynamic_sampling, accelerator),
@@ -319,10 +318,8 @@ def _engine(cfg: RunConfig, policy, tokenizer, setting: dict[str, Any]):
         from reflectrl.rollout.vllm import server_engine
 
         return server_engine(cfg.engine, policy, tokenizer)
-    # Under mixed precision the hf engine generates from a bf16 (fp16) copy: fp32 weights under autocast generate
-    # at 0.63x its speed (docs/BENCHMARKS.md, "Rollouts inside training").
-    cast = torch.bfloat16 if setting["bf16"] else torch.float16 if setting["fp16"] else None
-    return make_engine(cfg.engine, policy, tokenizer, cfg.model.trust_remote_code, cast)
+    # Under mixed precision the hf engine generates from a bf16 (fp16) copy, refreshed after every update.
+    return make_engine(cfg.engine, policy, tokenizer, cfg.model.trust_remote_code, rollout_dtype(setting))
 
 
 def _prepare_reference(reference, accelerator):

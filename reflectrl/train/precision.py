@@ -41,12 +41,11 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16-mixed" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
 
 
-def rollout_dtype(model, precision: str) -> torch.dtype | None:
-    """What a trainer's own rollouts generate from: a bf16 (fp16) copy of ``model`` under bf16-mixed (fp16-mixed),
-    whose fp32 weights generate at 0.63x a bf16 copy's speed even under autocast (docs/BENCHMARKS.md,
-    "Rollouts inside training"); ``None``, the weights as they are, otherwise."""
-    resolved = resolve_precision(precision, next(model.parameters()).device)
-    return {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}.get(resolved)
+def rollout_dtype(setting: dict[str, Any]) -> torch.dtype | None:
+    """What a trainer's own rollouts generate from, given its ``prepare_for_training`` setting: a bf16 (fp16) copy
+    under bf16-mixed (fp16-mixed), since fp32 weights generate at 0.63x a bf16 copy's speed even under autocast
+    (docs/BENCHMARKS.md, "Rollouts inside training"); ``None``, the trained weights themselves, otherwise."""
+    return torch.bfloat16 if setting["bf16"] else torch.float16 if setting["fp16"] else None
 
 
 def prepare_for_training(model, precision: str, setting: str) -> dict[str, Any]:

@@ -162,7 +162,8 @@ class RewardWeightedTrainer(Trainer):
         return (loss, None) if return_outputs else loss
 
 
-def make_rwr_trainer(model, tokenizer, rows: list[dict[str, Any]], cfg: RunConfig, out: Path):
+def make_rwr_trainer(model, tokenizer, rows: list[dict[str, Any]], cfg: RunConfig, out: Path, setting: dict[str, Any]):
+    """The round's reward-weighted SFT trainer; ``setting``: ``prepare_for_training``'s, for ``model``."""
     from datasets import Dataset
     from transformers import TrainingArguments
 
@@ -194,7 +195,7 @@ def make_rwr_trainer(model, tokenizer, rows: list[dict[str, Any]], cfg: RunConfi
         label_names=["labels"],
         dataloader_num_workers=0,
         disable_tqdm=False,
-        **prepare_for_training(model, tc.precision, "train.precision"),
+        **setting,
     )
     if tc.lora.enabled:
         from peft import get_peft_model
@@ -325,10 +326,9 @@ def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_d
             model, tokenizer = load_model(str(previous), "fp32", cfg.model.device, cfg.model.threads, cfg.model)
         stop_at = None if budget is None else budget * (i + 1) // rc.rounds
         until = None if budget_seconds is None else budget_seconds * (i + 1) / rc.rounds
+        setting = prepare_for_training(model, cfg.train.precision, "train.precision")  # the masters, cast in place
         # Under mixed precision the round collects with a bf16 (fp16) copy, dropped before the round trains.
-        engine = make_engine(
-            cfg.engine, model, tokenizer, cfg.model.trust_remote_code, rollout_dtype(model, cfg.train.precision)
-        )
+        engine = make_engine(cfg.engine, model, tokenizer, cfg.model.trust_remote_code, rollout_dtype(setting))
         qs = round_queries(queries, rc, i, cfg.train.seed)
         records, spent, seconds = collect_round(
             engine, task, qs, cfg, rdir / "collected.jsonl", i, spent, stop_at, seconds, until
@@ -343,7 +343,7 @@ def train_rise(model, tokenizer, task: Task, mined: Mined, cfg: RunConfig, out_d
         if not (final_model_dir(rdir) / "config.json").is_file():
             info(f"rise round {i}: {len(records)} rollouts, {len(rows)} trained turns, {spent} tokens generated so far")
             started = time.perf_counter()
-            trainer = make_rwr_trainer(model, tokenizer, rows, cfg, rdir)
+            trainer = make_rwr_trainer(model, tokenizer, rows, cfg, rdir, setting)
             checkpoint = last_checkpoint(rdir / "checkpoints")
             stopwatch = Stopwatch(_checkpoint_seconds(checkpoint), started)
             trainer.add_callback(stopwatch)
