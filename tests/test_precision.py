@@ -16,6 +16,7 @@ from reflectrl.models import FAST_BF16_ENV, cpu_has_fast_bf16, load_model, pick_
 from reflectrl.rollout.episode import REFLECTION_PROMPT
 from reflectrl.tasks import get_task
 from reflectrl.train.boost import boost
+from reflectrl.train.common import final_model_dir
 from reflectrl.train.precision import prepare_for_training, resolve_precision, training_arguments
 
 CPU = torch.device("cpu")
@@ -203,7 +204,7 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
         None,
         ["train.num_generations=2", "train.groups_per_step=2", "train.steps=1", "train.beta=0.001"]
         + ["train.report_to=[none]", "train.precision=auto", "train.learning_rate=1e-3"]
-        + ["rise.rounds=1", "rise.turns=1", "rise.samples=2", "rise.batch_size=2", "episode.max_attempt_tokens=4"],
+        + ["rise.rounds=2", "rise.turns=1", "rise.samples=2", "rise.batch_size=2", "episode.max_attempt_tokens=4"],
     )
 
     def script(last_user, text, k):  # one good and one bad reflection per group: a reward difference
@@ -226,18 +227,24 @@ def test_r3_and_rise_train_on_each_cpu_branch(tiny_model_dir, tmp_path, monkeypa
     assert moved > 0 and all(torch.isfinite(p).all() for p in model.parameters())
 
     model, tok = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")  # fp32 masters, as the CLI loads them
+    untrained = [p.detach().clone() for p in model.parameters()]
     collected, collect = [], rise.collect
 
     def recorded(engine, *args):  # which weights each chunk of the collection generated from
-        pairs = zip(engine.model.parameters(), model.parameters(), strict=True)
-        current = all(torch.equal(mine, p.detach().to(mine.dtype)) for mine, p in pairs)
-        collected.append((next(engine.model.parameters()).dtype, engine.model is model, current))
+        weights = [p.detach().clone() for p in engine.model.parameters()]
+        collected.append((weights[0].dtype, engine.model is model, weights))
         return collect(engine, *args)
 
     monkeypatch.setattr(rise, "collect", recorded)
     final = rise.train_rise(model, tok, task, Mined(queries=examples), cfg, tmp_path / "rise")
-    # A bf16 copy of the current weights under bf16-mixed; the fp32 weights themselves on an AVX2-only CPU.
-    assert collected == [(torch.bfloat16, False, True) if fast else (torch.float32, True, True)]
+    # Each round collects from its own current weights: round 0 from the loaded model, round 1 from what round 0
+    # trained; as a bf16 copy under bf16-mixed, as the fp32 weights themselves on an AVX2-only CPU.
+    round0, _ = load_model(str(final_model_dir(tmp_path / "rise" / "round-0")), dtype="fp32", device="cpu")
+    assert any(not torch.equal(a, b) for a, b in zip(untrained, round0.parameters(), strict=True))
+    want = torch.bfloat16 if fast else torch.float32
+    assert [(dtype, is_model) for dtype, is_model, _ in collected] == [(want, not fast), (want, False)]
+    for (_, _, weights), current in zip(collected, (untrained, list(round0.parameters())), strict=True):
+        assert all(torch.equal(w, c.detach().to(want)) for w, c in zip(weights, current, strict=True))
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     trained, _ = load_model(str(final), dtype="fp32", device="cpu")
     assert all(torch.isfinite(p).all() for p in trained.parameters())
