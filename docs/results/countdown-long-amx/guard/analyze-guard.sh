@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The KL drift guard (train.beta=0.04) on dev, beside the boost and the plain seeds (plan addenda 4-6).
-# SEEDS: the guarded seeds evaluated on dev (stop 49: 0 and 1; stop 50 evaluated seed 2: guard-dev.txt is SEEDS="0 1 2").
-SEEDS=${SEEDS:-"0 1"}
+# SEEDS: the guarded seeds evaluated on dev (stop 49 had 0 and 1; stop 50 evaluated seed 2; guard-dev.txt is all three).
+SEEDS=${SEEDS:-"0 1 2"}
 L=/work/exp/s47; G=/work/exp/s49
 GUARDS=$(for S in $SEEDS; do printf 'guard%s=dev-guard%s ' $S $S; done)
 PLAINS=$(for S in $SEEDS; do case $S in 0) printf '%s' $L/long/eval-trained;; *) printf '%s' $L/dev-seed$S;; esac; printf ','; done)
