@@ -217,7 +217,7 @@ def format_result(r: dict[str, Any]) -> str:
         for key in keys:
             d = diffs[key]
             base = r.get("base_of", {}).get(name, r["base"])
-            lines.append(f"{name} minus {base}, {key}: {_pts(d)}, McNemar p={d['p_mcnemar']:.2f}")
+            lines.append(f"{name} minus {base}, {key}: {_pts(d)}, McNemar p={d['p_mcnemar']:.2g}")  # 2 digits, not 0.00
     for key, d in r.get("mean_of_runs", {}).items():
         runs = len(r["minus_base"])
         lines.append(

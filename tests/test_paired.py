@@ -45,6 +45,14 @@ def test_each_run_minus_the_base_is_paired_per_problem(tmp_path):
     assert second["p_mcnemar"] == mcnemar_exact(a, b) == pytest.approx(0.375)
     assert r["minus_base"]["run"]["first_try"]["diff"] == pytest.approx(0.1)
     assert "mean_of_runs" not in r  # one run: nothing to average
+    assert "run minus base, second_try: +30.0 pts" in format_result(r) and "McNemar p=0.38" in format_result(r)
+
+
+def test_a_small_mcnemar_p_keeps_its_digits(tmp_path):
+    base = _eval(tmp_path / "base", [False] * 20, [False] * 20)
+    run = _eval(tmp_path / "run", [False] * 20, [True] * 20)  # 20 discordant pairs, all one way: p = 2 / 2**20
+    text = format_result(compare(("base", [base]), [("run", run)]))
+    assert "second_try: +100.0 pts" in text and "McNemar p=1.9e-06" in text
 
 
 def test_the_mean_of_runs_is_taken_per_problem_and_reports_their_spread(tmp_path):
