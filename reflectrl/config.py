@@ -362,14 +362,14 @@ class TrainConfig(Section):
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (rise too).")
     precision: Precision = Field("auto", description=PRECISION_HELP.removesuffix(".") + " (rise too).")
     lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA adapters (rise too).")
-    save_steps: int = Field(
-        10, ge=1, description="Checkpoint every N steps (resume point after a kill; rise too, per round)."
-    )
+    save_steps: int = Field(10, ge=1, description="Checkpoint every N steps to resume from (rise too, per round).")
     keep_checkpoints: bool = Field(
         False,
-        description="Keep the checkpoints once the model is saved (the last two, about 1.6 GB each for the embedded "
-        "model), so a finished run can be extended: raise train.steps and `reflectrl train --resume`. False: delete "
-        "them then; a kill before that still resumes (rise too, per round).",
+        description="Keep the last two checkpoints (1.6 GB each for the embedded model) once the model is saved, to "
+        "extend the run (raise train.steps, `reflectrl train --resume`); false deletes them (rise too, per round).",
+    )
+    snapshot_every: int | None = Field(
+        None, ge=1, description="Every N steps also save the model, loadable like model/, in <out>/snapshots/step-N."
     )
     report_to: list[str] = Field(["tensorboard"], description="'tensorboard', 'wandb', 'mlflow' or 'none' (rise too).")
     seed: int = Field(0, description="Data order and sampling seed (rise too).")

@@ -170,7 +170,8 @@ def main_only(fn, *args):
     return result
 
 
-UNPINNED = {"boost.keep_checkpoints", "train.keep_checkpoints"}  # what a run keeps on disk, not what it computes
+# What a run keeps on disk, not what it computes.
+UNPINNED = {"boost.keep_checkpoints", "train.keep_checkpoints", "train.snapshot_every"}
 
 
 def _changed_keys(pinned: str, cfg: RunConfig) -> list[str]:

@@ -361,16 +361,16 @@ def _tags(page: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
     return found
 
 
-def test_keeping_checkpoints_or_not_does_not_orphan_a_run_folder(tiny_model_dir, tmp_path):
-    """keep_checkpoints says what a run keeps on disk, not what it computes: turning it on to extend a run later
-    must not make the pinned config refuse the folder."""
+def test_keeping_checkpoints_or_snapshots_does_not_orphan_a_run_folder(tiny_model_dir, tmp_path):
+    """keep_checkpoints and snapshot_every say what a run keeps on disk, not what it computes: turning them on to
+    extend a run later must not make the pinned config refuse the folder."""
     import yaml
 
     from reflectrl.pipeline import _changed_keys
 
     cfg = load_config(tiny_config(tiny_model_dir, tmp_path / "run"))
     pinned = yaml.safe_dump(cfg.model_dump(mode="json"))
-    keep = ["train.keep_checkpoints=true", "boost.keep_checkpoints=true"]
+    keep = ["train.keep_checkpoints=true", "boost.keep_checkpoints=true", "train.snapshot_every=4"]
     assert _changed_keys(pinned, load_config(tiny_config(tiny_model_dir, tmp_path / "run"), keep)) == []
     steps = load_config(tiny_config(tiny_model_dir, tmp_path / "run"), [*keep, "train.steps=9"])
     assert _changed_keys(pinned, steps) == ["train.steps: 2 -> 9"]

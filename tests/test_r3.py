@@ -349,6 +349,32 @@ def test_a_finished_run_deletes_its_checkpoints_unless_told_to_keep_them(tiny_mo
         _train(tiny_model_dir, dropped, monkeypatch, FakeRollout({0, 1}), "train.steps=3")
 
 
+def test_snapshots_hold_each_steps_weights_load_with_from_pretrained_and_outlive_the_checkpoints(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """train.snapshot_every=1 over 3 steps: snapshots/step-1 and step-2 (step 3 is model/), each a folder that
+    from_pretrained loads holding the policy's weights after its step; the finished run deletes its checkpoints
+    but keeps the snapshots."""
+    from transformers import AutoModelForCausalLM
+
+    import reflectrl.train.loop as loop
+
+    after_step = {}
+    monkeypatch.setattr(loop, "_hash_weights", lambda a, policy, step: after_step.update({step: _weights(policy)}))
+    extra = ["train.steps=3", "train.snapshot_every=1", "train.learning_rate=1e-2", "train.save_steps=1"]
+    final, _ = _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout(set(range(100))), *extra)
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["step-1", "step-2"]
+    assert not list((tmp_path / "checkpoints").glob("checkpoint-*"))
+    for step in (1, 2, 3):
+        saved = AutoModelForCausalLM.from_pretrained(tmp_path / "snapshots" / f"step-{step}" if step < 3 else final)
+        assert _weights(saved) == after_step[step]
+    assert after_step[1] != after_step[2] != after_step[3]  # the steps moved the weights
+
+
+def _weights(model) -> dict[str, list[float]]:
+    return {name: p.detach().flatten().tolist() for name, p in model.state_dict().items()}
+
+
 def test_the_stage_bookkeeping_is_written_before_the_model_that_ends_the_stage(tiny_model_dir, tmp_path, monkeypatch):
     """A rerun skips training once model/ exists, and compare reads generated_tokens.json: a kill right after the
     model was saved must not leave a finished stage without them."""
@@ -389,8 +415,13 @@ def test_lora_with_a_kl_to_the_base_and_tensorboard(tiny_model_dir, tmp_path, mo
 
     start, _ = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
     extra = ["train.steps=2", "train.lora.enabled=true", "train.lora.r=4", "train.beta=0.5"]
-    extra += ["train.learning_rate=1e-2", "train.report_to=[tensorboard]"]
+    extra += ["train.learning_rate=1e-2", "train.report_to=[tensorboard]", "train.snapshot_every=1"]
     final, _ = _train(tiny_model_dir, tmp_path, monkeypatch, FakeRollout(set(range(100))), *extra)
+    # The step-1 snapshot is merged too, in a copy: training went on with its adapters.
+    snapshot, _ = load_model(str(tmp_path / "snapshots" / "step-1"), dtype="fp32", device="cpu")
+    ids = torch.tensor([[1, 2, 3, 4]])
+    logits = [m(ids).logits for m in (start, snapshot, AutoModelForCausalLM.from_pretrained(final))]
+    assert not torch.allclose(logits[0], logits[1]) and not torch.allclose(logits[1], logits[2])
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [m["groups_trained"] for m in metrics] == [1, 1] and metrics[0]["kl"] == 0.0 < metrics[1]["kl"]
     merged = AutoModelForCausalLM.from_pretrained(final)

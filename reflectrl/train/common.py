@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -70,16 +71,17 @@ def drop_checkpoints(stage_dir: Path, keep: bool) -> None:
     barrier()
 
 
-def save_final_model(accelerator, model, tokenizer, path: Path) -> Path:
-    """An HF folder that ``from_pretrained`` loads directly (LoRA merged), written atomically by the
-    main process; every process returns once it is there (the next stage may load it at once)."""
+def save_final_model(accelerator, model, tokenizer, path: Path, mid_run: bool = False) -> Path:
+    """An HF folder that ``from_pretrained`` loads directly (LoRA merged; ``mid_run``: merged in a copy, so the
+    model in training keeps its adapters), written atomically by the main process; every process returns once it
+    is there (the next stage may load it at once)."""
     unwrapped = accelerator.unwrap_model(model)
     # Under DeepSpeed ZeRO-3 / FSDP each process holds a shard: accelerate gathers the full weights
     # (a collective, so every process takes part). With LoRA the adapters are merged in memory first.
     sharded = accelerator.distributed_type.name in ("DEEPSPEED", "FSDP") and not hasattr(unwrapped, "merge_and_unload")
     state_dict = accelerator.get_state_dict(model) if sharded else None
     if hasattr(unwrapped, "merge_and_unload"):
-        unwrapped = unwrapped.merge_and_unload()
+        unwrapped = (copy.deepcopy(unwrapped) if mid_run else unwrapped).merge_and_unload()
     if accelerator.is_main_process:
         with atomic_folder(path) as tmp:
             unwrapped.save_pretrained(tmp, state_dict=state_dict)

@@ -151,6 +151,8 @@ def train_policy(model, tokenizer, rollout, cfg: RunConfig, out_dir, max_complet
         }
         _log(accelerator, metrics, step, tc.steps, record)
         _hash_weights(accelerator, policy, step)
+        if tc.snapshot_every and step % tc.snapshot_every == 0 and step < tc.steps:  # the last step is model/
+            save_final_model(accelerator, model, tokenizer, out / "snapshots" / f"step-{step}", mid_run=True)
         if step % tc.save_steps == 0 or step == tc.steps or _spent(tc, state):
             _save_checkpoint(accelerator, out / "checkpoints" / f"checkpoint-{step}", state, rollout, carried)
 
