@@ -344,7 +344,8 @@ def paired(
     evaluations: Annotated[
         list[str],
         typer.Argument(
-            help="BASE then RUN ...: folders written by `reflectrl eval`, each optionally LABEL=FOLDER; BASE may be "
+            help="BASE then RUN ...: folders written by `reflectrl eval` (samples.jsonl, or an archived "
+            "samples.jsonl.gz), each optionally LABEL=FOLDER; BASE may be "
             "one folder per run, comma-separated (LABEL=A,B,...: the same seeds of another setting)."
         ),
     ],

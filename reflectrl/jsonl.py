@@ -4,6 +4,7 @@ users' data files (``json_objects``, ``data_records``), whose bad lines are one-
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -19,14 +20,16 @@ from reflectrl.errors import ReflectrlError
 def read_jsonl(path: str | Path, *, repair: bool = False, input_file: bool = False) -> list[dict[str, Any]]:
     """Read every complete record. A torn last line (the process was killed mid-write) is dropped,
     and with ``repair=True`` also cut from the file so that appends continue cleanly. An ``input_file`` (one
-    given to a command, not one it resumes) keeps a whole last record that lacks only its newline ("\\n".join)."""
+    given to a command, not one it resumes) keeps a whole last record that lacks only its newline ("\\n".join).
+    A ``.gz`` file (an archived evaluation) is read as the JSONL it compresses, never repaired."""
     path = Path(path)
     if not path.exists():
         return []
     records: list[dict[str, Any]] = []
     good_bytes = 0
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
+    zipped = path.suffix == ".gz"
+    with gzip.open(path, "rb") if zipped else path.open("rb") as f:
+        for lineno, raw in enumerate(_gzip_lines(f, path) if zipped else f, 1):
             try:
                 record = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -37,10 +40,17 @@ def read_jsonl(path: str | Path, *, repair: bool = False, input_file: bool = Fal
                 break  # whole, but unacknowledged: the resumed writer writes it again
             records.append(record)
             good_bytes += len(raw)
-    if repair and good_bytes != path.stat().st_size:
+    if repair and not zipped and good_bytes != path.stat().st_size:
         with path.open("r+b") as f:
             f.truncate(good_bytes)
     return records
+
+
+def _gzip_lines(f: Any, path: Path) -> Iterator[bytes]:
+    try:
+        yield from f
+    except (OSError, EOFError) as e:  # gzip: BadGzipFile is an OSError; a cut-off archive raises EOFError
+        raise ReflectrlError(f"{path}: not a readable gzip file ({e.__class__.__name__}: {e})") from e
 
 
 def json_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -59,6 +59,8 @@ def base_group(arg: str) -> tuple[str, list[Path]]:
 def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
     """The episodes of one evaluation, by problem id."""
     samples = folder / "samples.jsonl"
+    if not samples.is_file() and (folder / "samples.jsonl.gz").is_file():
+        samples = folder / "samples.jsonl.gz"  # an archived evaluation (docs/results/)
     if not samples.is_file():
         hint = f"; a run folder's evaluations are {folder}/eval-start and eval-trained" if folder.is_dir() else ""
         raise ReflectrlError(f"{folder}: no samples.jsonl, so not an evaluation folder{hint}")

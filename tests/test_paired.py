@@ -2,7 +2,9 @@
 interval and McNemar's p, and the mean of several runs (training seeds) per problem, against one baseline or
 against one baseline per run (the same seeds of another setting)."""
 
+import gzip
 import json
+import shutil
 import subprocess
 import sys
 
@@ -184,6 +186,25 @@ def test_bad_input_is_one_clear_error(tmp_path):
         compare(("base", [base]), [("bad", bad)])
     with pytest.raises(ReflectrlError, match=r"x=a,,b: an empty folder name between commas"):
         base_group("x=a,,b")
+
+
+def test_an_archived_evaluation_with_gzipped_samples_compares_as_the_original(tmp_path):
+    base = _eval(tmp_path / "base", [False] * 6, [False, False, False, False, True, False])
+    run = _eval(tmp_path / "run", [True, False, False, False, False, False], [True, True, True, False, False, False])
+    before = compare(("base", [base]), [("run", run)])
+    for folder in (base, run):
+        with (folder / "samples.jsonl").open("rb") as f, gzip.open(folder / "samples.jsonl.gz", "wb") as z:
+            shutil.copyfileobj(f, z)
+        (folder / "samples.jsonl").unlink()
+    after = compare(("base", [base]), [("run", run)])
+    assert after == before and after["minus_base"]["run"]["second_try"]["diff"] == pytest.approx(2 / 6)
+    whole = (run / "samples.jsonl.gz").read_bytes()
+    (run / "samples.jsonl.gz").write_bytes(whole[: len(whole) // 2])  # an archive cut off in transfer
+    with pytest.raises(ReflectrlError, match=r"run/samples\.jsonl\.gz: not a readable gzip file \(EOFError"):
+        compare(("base", [base]), [("run", run)])
+    (run / "samples.jsonl.gz").write_bytes(b"not gzip at all\n")
+    with pytest.raises(ReflectrlError, match=r"samples\.jsonl\.gz: not a readable gzip file \(BadGzipFile"):
+        compare(("base", [base]), [("run", run)])
 
 
 def test_an_evaluation_without_its_summary_is_compared_with_a_warning(tmp_path, capsys):
