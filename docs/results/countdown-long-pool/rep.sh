@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Plan addendum 15: pool replicate R (the long config as shipped, one piece, its own boost, judged on fresh dev
+# 500-1499). Rerun to resume.
+R=${R:?set R}; O=/work/exp/s53/rep$R
+cd /work/exp/s53/code
+export PYTHONPATH=$PWD TOKENIZERS_PARALLELISM=false
+mkdir -p $O.logs; git rev-parse HEAD > $O.logs/commit
+date -u +%FT%TZ >> $O.logs/start
+/usr/bin/time -v /work/main/.venv/bin/reflectrl run --config configs/countdown-long.yaml --set out_dir=$O \
+  --set eval.split=dev --set eval.offset=500 --set eval.limit=1000 \
+  --set boost.seed=$R --set mine.seed=$R --set train.seed=$R >> $O.logs/run.log 2>> $O.logs/run.err
+echo "rc=$?" >> $O.logs/rc; date -u +%FT%TZ >> $O.logs/end
