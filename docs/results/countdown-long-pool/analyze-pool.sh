@@ -14,7 +14,9 @@ for r in $REPS; do
   python3 - "$r" <<'PY'
 import json, sys
 r = sys.argv[1]
-machine = " ".join(open(f"{r}/machine.txt").read().split("\n")[0].split()[2:])
+machine = next(" ".join(line.split()[2:]) for line in open(f"{r}/machine.txt") if line.startswith("Model name"))
+flags = " ".join(line.split()[1] for line in open(f"{r}/machine.txt") if line.strip().split()[-1] in ("avx512_bf16", "amx_bf16"))
+machine += f" ({flags or 'avx2 only'})"
 print(f"{r}: machine {machine}; stage minutes", {k: round(v / 60, 1) for k, v in json.load(open(f"{r}/timings.json")).items()})
 for stage in ("eval-start", "eval-trained"):
     s = json.load(open(f"{r}/{stage}/summary.json"))

@@ -3,7 +3,7 @@
 # recompute the pool's read-out (analyze-pool.sh): both evaluations' episodes gzipped, summaries, training metrics,
 # timings, config, and the machine. Usage: R=0 RUN=/work/exp/s53/rep0 bash collect.sh
 set -euo pipefail
-R=${R:?set R}; RUN=${RUN:?set RUN (the replicate's out_dir)}
+R=${R:?set R}; RUN=${RUN:?set RUN to the replicate out_dir}
 D=$(cd "$(dirname "$0")" && pwd)/rep$R
 mkdir -p "$D"
 for stage in eval-start eval-trained; do
