@@ -46,7 +46,7 @@ def read_jsonl(path: str | Path, *, repair: bool = False, input_file: bool = Fal
     return records
 
 
-def _gzip_lines(f: Any, path: Path) -> Iterator[bytes]:
+def _gzip_lines(f: Iterable[bytes], path: Path) -> Iterator[bytes]:
     try:
         yield from f
     except (OSError, EOFError) as e:  # gzip: BadGzipFile is an OSError; a cut-off archive raises EOFError
