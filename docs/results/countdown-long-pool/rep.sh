@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Plan addendum 15: pool replicate R (the long config as shipped, one piece, its own boost, judged on fresh dev
-# 500-1499). Rerun to resume.
-R=${R:?set R}; O=/work/exp/s53/rep$R
-cd /work/exp/s53/code
+# 500-1499). Rerun to resume. EXP is the experiment folder holding code/ (a clone of main); default: stop 53's.
+R=${R:?set R}; EXP=${EXP:-/work/exp/s53}; O=$EXP/rep$R
+cd $EXP/code
 export PYTHONPATH=$PWD TOKENIZERS_PARALLELISM=false
 mkdir -p $O.logs; git rev-parse HEAD > $O.logs/commit
 date -u +%FT%TZ >> $O.logs/start
