@@ -63,7 +63,8 @@ def load_eval(folder: Path) -> dict[str, dict[str, Any]]:
         samples = folder / "samples.jsonl.gz"  # an archived evaluation (docs/results/)
     if not samples.is_file():
         hint = f"; a run folder's evaluations are {folder}/eval-start and eval-trained" if folder.is_dir() else ""
-        raise ReflectrlError(f"{folder}: no samples.jsonl, so not an evaluation folder{hint}")
+        what = "no samples.jsonl (nor an archived samples.jsonl.gz)"
+        raise ReflectrlError(f"{folder}: {what}, so not an evaluation folder{hint}")
     summary = folder / "summary.json"
     if not summary.is_file():
         warn(f"{folder}: no summary.json, so the evaluation is still running or was cut short; comparing its episodes")

@@ -158,7 +158,8 @@ def test_only_shared_problems_count_and_other_settings_are_named(tmp_path, capsy
 def test_bad_input_is_one_clear_error(tmp_path):
     base = _eval(tmp_path / "base", [False], [True])
     (tmp_path / "run").mkdir()
-    with pytest.raises(ReflectrlError, match=r"run: no samples\.jsonl, so not an evaluation folder; a run folder's"):
+    not_eval = r"run: no samples\.jsonl \(nor an archived samples\.jsonl\.gz\), so not an evaluation folder; a run"
+    with pytest.raises(ReflectrlError, match=not_eval):
         compare(("base", [base]), [("run", tmp_path / "run")])
     other = _eval(tmp_path / "other", [True], [True], ids=["zz"])
     with pytest.raises(ReflectrlError, match="share no problem ids"):
