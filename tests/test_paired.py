@@ -158,7 +158,10 @@ def test_only_shared_problems_count_and_other_settings_are_named(tmp_path, capsy
 def test_bad_input_is_one_clear_error(tmp_path):
     base = _eval(tmp_path / "base", [False], [True])
     (tmp_path / "run").mkdir()
-    not_eval = r"run: no samples\.jsonl \(nor an archived samples\.jsonl\.gz\), so not an evaluation folder; a run"
+    not_eval = (
+        r"run: no samples\.jsonl \(nor an archived samples\.jsonl\.gz\), so not an evaluation folder; "
+        r"a run folder's evaluations are"
+    )
     with pytest.raises(ReflectrlError, match=not_eval):
         compare(("base", [base]), [("run", tmp_path / "run")])
     other = _eval(tmp_path / "other", [True], [True], ids=["zz"])
